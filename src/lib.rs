@@ -6,5 +6,8 @@
 //! described in `DESIGN.md`; each module's `//!` header says what it owns.
 //!
 //! - [`constants`]: every limit and default, with the reason for its value.
+//! - [`protocol`]: the Kafka wire protocol (framing, primitive types, every message keel
+//!   speaks, generated from the schemas in `protocol-spec/schemas/`). Pure.
 
 pub mod constants;
+pub mod protocol;
