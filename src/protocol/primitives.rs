@@ -789,6 +789,138 @@ mod tests {
         assert!(matches!(err, EncodeError::TooLong { field: "Name", .. }));
     }
 
+    mod round_trips {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        macro_rules! fixed_width_round_trip {
+            ($name:ident, $ty:ty, $put:ident, $read:ident, $bytes:expr) => {
+                proptest! {
+                    #[test]
+                    fn $name(value in any::<$ty>()) {
+                        let mut out = Vec::new();
+                        out.$put(value);
+                        prop_assert_eq!(out.len(), $bytes);
+                        prop_assert_eq!(&out[..], &value.to_be_bytes()[..]);
+                        let mut r = Reader::new(&out);
+                        prop_assert_eq!(r.$read().unwrap(), value);
+                        prop_assert!(r.is_empty());
+                        prop_assert!(Reader::new(&out[..$bytes - 1]).$read().is_err());
+                    }
+                }
+            };
+        }
+
+        fixed_width_round_trip!(int8, i8, put_i8, read_i8, 1);
+        fixed_width_round_trip!(int16, i16, put_i16, read_i16, 2);
+        fixed_width_round_trip!(int32, i32, put_i32, read_i32, 4);
+        fixed_width_round_trip!(int64, i64, put_i64, read_i64, 8);
+        fixed_width_round_trip!(uint16, u16, put_u16, read_u16, 2);
+        fixed_width_round_trip!(uint32, u32, put_u32, read_u32, 4);
+
+        proptest! {
+            #[test]
+            fn float64(bits in any::<u64>()) {
+                let value = f64::from_bits(bits);
+                let mut out = Vec::new();
+                out.put_f64(value);
+                prop_assert_eq!(Reader::new(&out).read_f64().unwrap().to_bits(), bits);
+            }
+
+            #[test]
+            fn bool_writes_0_or_1_and_reads_any_non_zero_as_true(value in any::<bool>(), other in 1u8..) {
+                let mut out = Vec::new();
+                out.put_bool(value);
+                prop_assert_eq!(out.clone(), vec![u8::from(value)]);
+                prop_assert_eq!(Reader::new(&out).read_bool().unwrap(), value);
+                prop_assert!(Reader::new(&[other]).read_bool().unwrap());
+            }
+
+            #[test]
+            fn uuid(bytes in any::<[u8; 16]>()) {
+                let mut out = Vec::new();
+                out.put_uuid(&Uuid::from_bytes(bytes));
+                prop_assert_eq!(Reader::new(&out).read_uuid().unwrap(), Uuid::from_bytes(bytes));
+            }
+
+            #[test]
+            fn varints(u in any::<u32>(), s in any::<i32>(), ul in any::<u64>(), sl in any::<i64>()) {
+                let mut out = Vec::new();
+                out.put_unsigned_varint(u);
+                out.put_varint(s);
+                out.put_unsigned_varlong(ul);
+                out.put_varlong(sl);
+                let mut r = Reader::new(&out);
+                prop_assert_eq!(r.read_unsigned_varint().unwrap(), u);
+                prop_assert_eq!(r.read_varint().unwrap(), s);
+                prop_assert_eq!(r.read_unsigned_varlong().unwrap(), ul);
+                prop_assert_eq!(r.read_varlong().unwrap(), sl);
+                prop_assert!(r.is_empty());
+                for cut in 0..out.len() {
+                    let mut r = Reader::new(&out[..cut]);
+                    let all = r.read_unsigned_varint().and_then(|_| r.read_varint())
+                        .and_then(|_| r.read_unsigned_varlong()).and_then(|_| r.read_varlong());
+                    prop_assert!(all.is_err(), "a prefix of {} bytes decoded", cut);
+                }
+            }
+
+            #[test]
+            fn strings_in_all_four_forms(text in "\\PC{0,40}", null in any::<bool>()) {
+                for compact in [false, true] {
+                    let value = if null { None } else { Some(text.as_str()) };
+                    let mut out = Vec::new();
+                    write_nullable_string(&mut out, "s", value, compact).unwrap();
+                    let mut r = Reader::new(&out);
+                    let decoded = r.read_nullable_string(compact).unwrap();
+                    prop_assert_eq!(decoded.as_deref(), value);
+                    prop_assert!(r.is_empty());
+                    if !null {
+                        prop_assert_eq!(Reader::new(&out).read_string(compact).unwrap(), text.clone());
+                    }
+                    for cut in 0..out.len() {
+                        prop_assert!(Reader::new(&out[..cut]).read_nullable_string(compact).is_err());
+                    }
+                }
+            }
+
+            #[test]
+            fn bytes_in_all_four_forms(data in proptest::collection::vec(any::<u8>(), 0..300), null in any::<bool>()) {
+                for compact in [false, true] {
+                    let value = if null { None } else { Some(data.as_slice()) };
+                    let mut out = Vec::new();
+                    write_nullable_bytes(&mut out, "b", value, compact).unwrap();
+                    let mut r = Reader::new(&out);
+                    let decoded = r.read_nullable_bytes(compact).unwrap();
+                    prop_assert_eq!(decoded.as_deref(), value);
+                    prop_assert!(r.is_empty());
+                    for cut in 0..out.len() {
+                        prop_assert!(Reader::new(&out[..cut]).read_nullable_bytes(compact).is_err());
+                    }
+                }
+            }
+
+            #[test]
+            fn arrays_of_int32(items in proptest::collection::vec(any::<i32>(), 0..50), null in any::<bool>()) {
+                for compact in [false, true] {
+                    let mut out = Vec::new();
+                    write_array_length(&mut out, "a", (!null).then_some(items.len()), compact).unwrap();
+                    if !null {
+                        for item in &items {
+                            out.put_i32(*item);
+                        }
+                    }
+                    let mut r = Reader::new(&out);
+                    let decoded = r
+                        .read_array_length(compact)
+                        .unwrap()
+                        .map(|n| r.read_elements(n, Reader::read_i32).unwrap());
+                    prop_assert_eq!(decoded, (!null).then(|| items.clone()));
+                    prop_assert!(r.is_empty());
+                }
+            }
+        }
+    }
+
     #[test]
     fn errors_name_field_message_and_absolute_position() {
         let mut r = Reader::new(&[0, 0, 0, 0, 0xc3, 0x28]);
