@@ -6,5 +6,9 @@
 //! described in `DESIGN.md`; each module's `//!` header says what it owns.
 //!
 //! - [`constants`]: every limit and default, with the reason for its value.
+//! - [`storage`]: the on-disk engine: preallocated, memory-mapped, CRC-checked segment log
+//!   with sparse indexes, epoch history, snapshots, quorum-state and meta.properties files,
+//!   and recovery that tells a torn tail from corruption. Files and bytes only.
 
 pub mod constants;
+pub mod storage;
