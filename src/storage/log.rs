@@ -931,3 +931,94 @@ fn scan_segment(
         tail,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::fsio::{FAIL_NEXT_FLUSH, FAIL_NEXT_PREALLOCATION};
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let base = if Path::new("/dev/shm").is_dir() {
+            PathBuf::from("/dev/shm")
+        } else {
+            std::env::temp_dir()
+        };
+        let dir = base.join(format!("keel-log-unit-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    fn small_config(write_mode: WriteMode) -> LogConfig {
+        LogConfig {
+            segment_bytes: 4096,
+            index_interval_bytes: 256,
+            batch_bytes_max: 1024,
+            write_mode,
+            recovery_mode: RecoveryMode::Strict,
+        }
+    }
+
+    #[test]
+    fn a_failed_flush_is_fatal_poisons_the_log_and_is_never_retried() {
+        for mode in [WriteMode::Mmap, WriteMode::Pwrite] {
+            let dir = temp_dir(&format!("flush-{mode:?}"));
+            let mut log = Log::open(&dir, small_config(mode)).unwrap();
+            log.append(1, 0, false, &[b"a"]).unwrap();
+            FAIL_NEXT_FLUSH.with(|f| f.set(true));
+            let error = log.flush().unwrap_err();
+            assert!(matches!(error, StorageError::FlushFailed { .. }), "{error}");
+            assert!(error.is_fatal());
+            assert_eq!(
+                log.flushed_end_offset(),
+                0,
+                "nothing was acknowledged as durable"
+            );
+            // The injected failure is spent: a retry would now succeed, so only poisoning can
+            // make this fail, which is the point.
+            assert!(matches!(log.flush(), Err(StorageError::Poisoned)));
+            assert!(matches!(
+                log.append(1, 0, false, &[b"b"]),
+                Err(StorageError::Poisoned)
+            ));
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+    }
+
+    #[test]
+    fn disk_full_at_roll_is_a_clear_error_and_the_log_stays_readable() {
+        let dir = temp_dir("diskfull");
+        let mut log = Log::open(&dir, small_config(WriteMode::Mmap)).unwrap();
+        let record = [7u8; 900];
+        let mut appended = Vec::new();
+        while log.segment_count() == 1 && appended.len() < 4 {
+            appended.push(log.append(1, 0, false, &[&record]).unwrap());
+        }
+        assert_eq!(
+            log.segment_count(),
+            1,
+            "four 952-byte batches fit one 4 KiB segment"
+        );
+        FAIL_NEXT_PREALLOCATION.with(|f| f.set(true));
+        let error = log.append(1, 0, false, &[&record]).unwrap_err();
+        assert!(matches!(error, StorageError::DiskFull { .. }), "{error}");
+        assert_eq!(log.segment_count(), 1);
+        assert_eq!(log.log_end_offset(), 4);
+        let bytes = log.read(0, 1 << 20).unwrap();
+        assert_eq!(
+            bytes.len(),
+            4 * 952,
+            "everything appended before is still readable"
+        );
+        assert!(
+            std::fs::read_dir(&dir).unwrap().all(|e| !e
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".part"))
+        );
+        // Space came back: the log carries on.
+        assert_eq!(log.append(1, 0, false, &[&record]).unwrap(), (4, 4));
+        assert_eq!(log.segment_count(), 2);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
