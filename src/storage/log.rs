@@ -65,7 +65,9 @@ impl Default for LogConfig {
             segment_bytes: SEGMENT_BYTES_DEFAULT,
             index_interval_bytes: INDEX_INTERVAL_BYTES_DEFAULT,
             batch_bytes_max: BATCH_BYTES_MAX,
-            write_mode: WriteMode::Mmap,
+            // Measured by benches/storage.rs (see storage-format.md): pwrite + fdatasync beat
+            // copy-into-map + msync at every flush size on this machine's ext4.
+            write_mode: WriteMode::Pwrite,
             recovery_mode: RecoveryMode::Strict,
         }
     }
