@@ -53,6 +53,10 @@ pub const EPOCH_HISTORY_ENTRIES_MAX: u32 = 1_000_000;
 /// or file descriptors at open.
 pub const SEGMENTS_MAX: u32 = 100_000;
 
+/// Bytes written per call when a new or re-extended segment is filled with zeros. 1 MiB is
+/// large enough for full sequential bandwidth and small enough to keep the buffer cheap.
+pub const ZERO_FILL_CHUNK_BYTES: u32 = 1024 * 1024;
+
 const _: () = assert!(SEGMENT_BYTES_MIN <= SEGMENT_BYTES_DEFAULT);
 const _: () = assert!(SEGMENT_BYTES_DEFAULT <= SEGMENT_BYTES_MAX);
 // Positions in a segment are u32 in the index and in the batch scanner.

@@ -557,6 +557,25 @@ mod tests {
     }
 
     #[test]
+    fn test_vector_in_storage_format_md_is_what_the_encoder_writes() {
+        let spec = BatchSpec {
+            base_offset: 5,
+            leader_epoch: 3,
+            first_timestamp_ms: 1000,
+            max_timestamp_ms: 1000,
+            control: false,
+        };
+        let mut out = Vec::new();
+        encode_batch(&spec, &[b"a", b"bc"], &mut out);
+        let hex: String = out.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(
+            hex,
+            "b767fd550000003b010000000000000000000005000000030000000100000000000003e8\
+             00000000000003e8000000020000000161000000026263"
+        );
+    }
+
+    #[test]
     fn every_single_bit_flip_is_rejected() {
         let original = batch(5, &[b"abc", b"defg"]);
         for byte in 0..original.len() {

@@ -110,6 +110,23 @@ pub fn preallocate(file: &File, path: &Path, length: u64) -> Result<()> {
     }
 }
 
+/// Reserves blocks for `[0, length)` (see [`preallocate`]) and then writes real zeros over
+/// `[from, length)`. Reserved-but-unwritten extents read as zeros but make every later flush
+/// of data written into them commit an extent conversion in the file system's journal; after
+/// the zero-fill a flush is a plain data overwrite. The caller makes the zeros durable.
+pub fn preallocate_zeroed(file: &File, path: &Path, from: u64, length: u64) -> Result<()> {
+    preallocate(file, path, length)?;
+    let zeros = vec![0u8; crate::constants::ZERO_FILL_CHUNK_BYTES as usize];
+    let mut position = from;
+    while position < length {
+        let n = (length - position).min(zeros.len() as u64) as usize;
+        std::os::unix::fs::FileExt::write_all_at(file, &zeros[..n], position)
+            .map_err(|e| StorageError::io(path, e))?;
+        position += n as u64;
+    }
+    Ok(())
+}
+
 /// Reads a whole file that must be at most `max_bytes` long.
 pub fn read_bounded(path: &Path, max_bytes: u64) -> Result<Vec<u8>> {
     let file = File::open(path).map_err(|e| StorageError::io(path, e))?;

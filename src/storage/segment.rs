@@ -5,7 +5,8 @@
 //! Invariants: `[SEGMENT_HEADER_BYTES, written)` holds valid batches with contiguous offsets
 //! from `base_offset` to `next_offset`; `[written, file length)` is zeros; `flushed <= written`
 //! and `[0, flushed)` is durable. The file length never changes while the segment is active
-//! (preallocated blocks), except in `truncate_at`, which makes the cut durable before
+//! (preallocated blocks, zero-filled so that a flush never has to commit an extent conversion),
+//! except in `truncate_at`, which makes the cut durable before
 //! returning. A new segment becomes visible under its final name only once its header and
 //! preallocation are durable.
 
@@ -134,7 +135,8 @@ impl Segment {
                 .truncate(true)
                 .open(&part_path)
                 .map_err(|e| StorageError::io(&part_path, e))?;
-            fsio::preallocate(&file, &part_path, u64::from(settings.segment_bytes))?;
+            let length = u64::from(settings.segment_bytes);
+            fsio::preallocate_zeroed(&file, &part_path, u64::from(SEGMENT_HEADER_BYTES), length)?;
             file.write_all_at(&encode_header(base_offset), 0)
                 .map_err(|e| StorageError::io(&part_path, e))?;
             fsio::sync_all(&file, &part_path)?;
@@ -331,8 +333,9 @@ impl Segment {
             .map_err(|e| StorageError::io(&self.path, e))?;
         fsio::sync_all(&self.file, &self.path)?;
         let target = u64::from(self.settings.segment_bytes).max(u64::from(position));
-        let reserved = fsio::preallocate(&self.file, &self.path, target)
-            .and_then(|()| fsio::sync_all(&self.file, &self.path));
+        let reserved =
+            fsio::preallocate_zeroed(&self.file, &self.path, u64::from(position), target)
+                .and_then(|()| fsio::sync_all(&self.file, &self.path));
         // Map whatever length the file now has, so no access can go past its end.
         self.map = map_file(&self.file, &self.path)?;
         self.written = position;
@@ -363,9 +366,11 @@ impl Segment {
         if self.map.len() as u64 >= u64::from(self.settings.segment_bytes) {
             return Ok(());
         }
-        fsio::preallocate(
+        let from = self.map.len() as u64;
+        fsio::preallocate_zeroed(
             &self.file,
             &self.path,
+            from,
             u64::from(self.settings.segment_bytes),
         )?;
         fsio::sync_all(&self.file, &self.path)?;
