@@ -70,6 +70,18 @@ impl EpochHistory {
         }
     }
 
+    /// Fails when recording a batch of `epoch` would exceed the history's bound; checked
+    /// before a batch is written so that a refused batch leaves no trace.
+    pub fn check_room_for(&self, epoch: u32) -> Result<()> {
+        let opens_epoch = self.latest_epoch() != Some(epoch);
+        if opens_epoch && self.entries.len() as u64 >= u64::from(EPOCH_HISTORY_ENTRIES_MAX) {
+            return Err(StorageError::invalid_batch(format!(
+                "epoch history would exceed {EPOCH_HISTORY_ENTRIES_MAX} entries"
+            )));
+        }
+        Ok(())
+    }
+
     fn push(&mut self, entry: EpochEntry) -> Result<bool> {
         if self.entries.len() as u64 >= u64::from(EPOCH_HISTORY_ENTRIES_MAX) {
             return Err(StorageError::invalid_batch(format!(

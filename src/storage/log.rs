@@ -568,6 +568,7 @@ impl Log {
     }
 
     fn write_batch(&mut self, bytes: &[u8], header: &BatchHeader) -> Result<()> {
+        self.epochs.check_room_for(header.leader_epoch)?;
         if self.active().remaining() < bytes.len() as u32 {
             self.roll_internal()?;
         }
