@@ -8,6 +8,10 @@
 //! - [`constants`]: every limit and default, with the reason for its value.
 //! - [`protocol`]: the Kafka wire protocol (framing, primitive types, every message keel
 //!   speaks, generated from the schemas in `protocol-spec/schemas/`). Pure.
+//! - [`storage`]: the on-disk engine: preallocated, memory-mapped, CRC-checked segment log
+//!   with sparse indexes, epoch history, snapshots, quorum-state and meta.properties files,
+//!   and recovery that tells a torn tail from corruption. Files and bytes only.
 
 pub mod constants;
 pub mod protocol;
+pub mod storage;

@@ -1,0 +1,418 @@
+//! Storage benchmark: keel's log against a ZooKeeper-style store and against the disk's own
+//! sequential floor, in one run, on one directory (`--dir`, default: a fresh directory under
+//! the system temp dir, i.e. the disk under test).
+//!
+//! - keel: N updates (key + value records, default 1,000,000 updates of 100-byte values over
+//!   100,000 keys) appended to the log, one batch and one flush (group commit) per k updates,
+//!   k in 1, 10, 100, 1000; an update is acknowledged when its flush returns. Both write modes
+//!   (copy into the map + msync, pwrite + fdatasync) are measured; the summary uses the
+//!   default mode.
+//! - zkstyle: the same updates written in place, one fixed 128-byte slot per key in a
+//!   preallocated, zero-filled file, one pwrite + fdatasync per update (a store that keeps one
+//!   node per key and writes each change where the node lives).
+//! - raw: exactly the bytes keel writes for each flush (the same encoded batches), written
+//!   sequentially with plain write + fdatasync to an ordinary file: the disk's floor.
+//!
+//! Each configuration gets a time budget (`--budget-ms`, default 3000; zkstyle 2x); when the
+//! budget runs out before N updates the run stops there and the table says how many were done
+//! ("scaled"). Only storage calls are timed (keel: append + flush, batch encoding and CRC
+//! included; raw: write + fdatasync; zkstyle: pwrite + fdatasync), not the generation of the
+//! update records, which is the same for all three. "seeks" counts write
+//! calls that do not start where the previous write ended (file or position change).
+//!
+//! Then a recovery scan: a log of `--recovery-mib` (default 1024) of batches is written and
+//! flushed, closed, and opened again; opening scans and CRC-checks every byte.
+//!
+//! The last four lines are machine-readable and always in this order.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use keel::storage::batch::{BatchSpec, encode_batch};
+use keel::storage::{Log, LogConfig, WriteMode};
+
+struct Args {
+    dir: PathBuf,
+    updates: u64,
+    keys: u64,
+    value_bytes: usize,
+    budget: Duration,
+    recovery_mib: u64,
+}
+
+fn parse_args() -> Args {
+    let mut args = Args {
+        dir: std::env::temp_dir().join(format!("keel-bench-storage-{}", std::process::id())),
+        updates: 1_000_000,
+        keys: 100_000,
+        value_bytes: 100,
+        budget: Duration::from_millis(3000),
+        recovery_mib: 1024,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let mut value = || it.next().unwrap_or_else(|| panic!("{arg} needs a value"));
+        match arg.as_str() {
+            "--dir" => {
+                args.dir = PathBuf::from(value())
+                    .join(format!("keel-bench-storage-{}", std::process::id()))
+            }
+            "--updates" => args.updates = value().parse().expect("--updates N"),
+            "--keys" => args.keys = value().parse().expect("--keys N"),
+            "--value-bytes" => args.value_bytes = value().parse().expect("--value-bytes N"),
+            "--budget-ms" => {
+                args.budget = Duration::from_millis(value().parse().expect("--budget-ms N"))
+            }
+            "--recovery-mib" => args.recovery_mib = value().parse().expect("--recovery-mib N"),
+            // cargo bench passes --bench; other harness flags are ignored too.
+            _ => {}
+        }
+    }
+    args
+}
+
+/// Deterministic update stream: random keys, one value buffer per key slot size.
+struct Updates {
+    rng: u64,
+    keys: u64,
+    value: Vec<u8>,
+}
+
+impl Updates {
+    fn new(keys: u64, value_bytes: usize) -> Updates {
+        Updates {
+            rng: 0x2545_f491_4f6c_dd1d,
+            keys,
+            value: vec![0xab; value_bytes],
+        }
+    }
+
+    /// Writes the next update's record (12-byte key + value) into `out`; returns its key.
+    fn next(&mut self, out: &mut Vec<u8>) -> u64 {
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        let key = self.rng % self.keys;
+        out.clear();
+        out.extend_from_slice(format!("key-{key:08}").as_bytes());
+        let stamp = self.rng.to_be_bytes();
+        self.value[..8].copy_from_slice(&stamp);
+        out.extend_from_slice(&self.value);
+        key
+    }
+}
+
+struct Outcome {
+    name: String,
+    updates: u64,
+    requested: u64,
+    elapsed: Duration,
+    bytes: u64,
+    flushes: u64,
+    seeks: u64,
+}
+
+impl Outcome {
+    fn updates_per_s(&self) -> f64 {
+        self.updates as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn mb_per_s(&self) -> f64 {
+        self.bytes as f64 / self.elapsed.as_secs_f64() / 1e6
+    }
+
+    fn print(&self) {
+        let note = if self.updates < self.requested {
+            format!(
+                "scaled: {} of {} updates in the time budget",
+                self.updates, self.requested
+            )
+        } else {
+            String::new()
+        };
+        println!(
+            "{:<22} {:>9} {:>12.0} {:>9.2} {:>9} {:>7}  {note}",
+            self.name,
+            self.updates,
+            self.updates_per_s(),
+            self.mb_per_s(),
+            self.flushes,
+            self.seeks
+        );
+    }
+}
+
+fn fresh_dir(path: &Path) -> PathBuf {
+    let _ = std::fs::remove_dir_all(path);
+    std::fs::create_dir_all(path).unwrap();
+    path.to_path_buf()
+}
+
+fn run_keel(args: &Args, k: u64, mode: WriteMode) -> Outcome {
+    let dir = fresh_dir(&args.dir.join(format!("keel-{mode:?}-k{k}")));
+    let config = LogConfig {
+        write_mode: mode,
+        ..LogConfig::default()
+    };
+    let mut log = Log::open(&dir, config).unwrap();
+    let mut updates = Updates::new(args.keys, args.value_bytes);
+    let mut records: Vec<Vec<u8>> = (0..k).map(|_| Vec::new()).collect();
+    let (mut done, mut flushes, mut bytes) = (0u64, 0u64, 0u64);
+    let mut elapsed = Duration::ZERO;
+    while done < args.updates && elapsed < args.budget {
+        let n = k.min(args.updates - done) as usize;
+        for record in records.iter_mut().take(n) {
+            updates.next(record);
+        }
+        let refs: Vec<&[u8]> = records[..n].iter().map(|r| r.as_slice()).collect();
+        let before = log.log_end_offset();
+        // Timed: keel's own work, batch encoding and CRC included, plus the flush.
+        let start = Instant::now();
+        let (first, _) = log.append(1, 0, false, &refs).unwrap();
+        log.flush().unwrap();
+        elapsed += start.elapsed();
+        assert_eq!(first, before);
+        bytes += keel::storage::batch::encoded_batch_bytes(&refs);
+        flushes += 1;
+        done += n as u64;
+    }
+    // Every write continues the previous one except the first write of each new segment.
+    let seeks = log.segment_count() as u64 - 1;
+    drop(log);
+    std::fs::remove_dir_all(&dir).unwrap();
+    Outcome {
+        name: format!("keel {} k={k}", mode_name(mode)),
+        updates: done,
+        requested: args.updates,
+        elapsed,
+        bytes,
+        flushes,
+        seeks,
+    }
+}
+
+fn mode_name(mode: WriteMode) -> &'static str {
+    match mode {
+        WriteMode::Mmap => "mmap+msync",
+        WriteMode::Pwrite => "pwrite+fdatasync",
+    }
+}
+
+fn run_raw(args: &Args, k: u64) -> Outcome {
+    let dir = fresh_dir(&args.dir.join(format!("raw-k{k}")));
+    let path = dir.join("raw.log");
+    let mut file = OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .open(&path)
+        .unwrap();
+    let mut updates = Updates::new(args.keys, args.value_bytes);
+    let mut records: Vec<Vec<u8>> = (0..k).map(|_| Vec::new()).collect();
+    let mut buffer = Vec::new();
+    let (mut done, mut flushes, mut bytes, mut offset) = (0u64, 0u64, 0u64, 0u64);
+    let mut elapsed = Duration::ZERO;
+    while done < args.updates && elapsed < args.budget {
+        let n = k.min(args.updates - done) as usize;
+        for record in records.iter_mut().take(n) {
+            updates.next(record);
+        }
+        let refs: Vec<&[u8]> = records[..n].iter().map(|r| r.as_slice()).collect();
+        buffer.clear();
+        let spec = BatchSpec {
+            base_offset: offset,
+            leader_epoch: 1,
+            first_timestamp_ms: 0,
+            max_timestamp_ms: 0,
+            control: false,
+        };
+        encode_batch(&spec, &refs, &mut buffer);
+        // Only the write and the flush are timed: this is the disk's floor, not an encoder.
+        let start = Instant::now();
+        file.write_all(&buffer).unwrap();
+        file.sync_data().unwrap();
+        elapsed += start.elapsed();
+        flushes += 1;
+        bytes += buffer.len() as u64;
+        offset += n as u64;
+        done += n as u64;
+    }
+    drop(file);
+    std::fs::remove_dir_all(&dir).unwrap();
+    Outcome {
+        name: format!("raw write+fdatasync k={k}"),
+        updates: done,
+        requested: args.updates,
+        elapsed,
+        bytes,
+        flushes,
+        seeks: 0,
+    }
+}
+
+const ZK_SLOT_BYTES: u64 = 128;
+
+fn run_zkstyle(args: &Args) -> Outcome {
+    let dir = fresh_dir(&args.dir.join("zkstyle"));
+    let path = dir.join("nodes.dat");
+    let mut file = OpenOptions::new()
+        .create(true)
+        .read(true)
+        .write(true)
+        .truncate(true)
+        .open(&path)
+        .unwrap();
+    // Zero-filled with real writes and synced before timing: every timed write is a plain
+    // overwrite of allocated blocks, the baseline's best case.
+    let zeros = vec![0u8; 1 << 20];
+    let mut remaining = args.keys * ZK_SLOT_BYTES;
+    while remaining > 0 {
+        let n = remaining.min(zeros.len() as u64) as usize;
+        file.write_all(&zeros[..n]).unwrap();
+        remaining -= n as u64;
+    }
+    file.sync_all().unwrap();
+    let mut updates = Updates::new(args.keys, args.value_bytes);
+    let mut record = Vec::new();
+    let (mut done, mut bytes, mut seeks) = (0u64, 0u64, 0u64);
+    let mut previous_end = u64::MAX;
+    let budget = args.budget * 2;
+    let mut elapsed = Duration::ZERO;
+    while done < args.updates && elapsed < budget {
+        let key = updates.next(&mut record);
+        assert!(record.len() as u64 <= ZK_SLOT_BYTES);
+        let position = key * ZK_SLOT_BYTES;
+        if position != previous_end && done > 0 {
+            seeks += 1;
+        }
+        let start = Instant::now();
+        file.write_all_at(&record, position).unwrap();
+        file.sync_data().unwrap();
+        elapsed += start.elapsed();
+        previous_end = position + record.len() as u64;
+        bytes += record.len() as u64;
+        done += 1;
+    }
+    drop(file);
+    std::fs::remove_dir_all(&dir).unwrap();
+    Outcome {
+        name: "zkstyle pwrite+fdatasync".to_string(),
+        updates: done,
+        requested: args.updates,
+        elapsed,
+        bytes,
+        flushes: done,
+        seeks,
+    }
+}
+
+/// Writes `mib` MiB of 1000-record batches, reopens the log and times the open (a full scan
+/// with CRC checks). Returns (bytes scanned, seconds).
+fn run_recovery(args: &Args) -> (u64, f64) {
+    let dir = fresh_dir(&args.dir.join("recovery"));
+    let target = args.recovery_mib * 1024 * 1024;
+    {
+        let mut log = Log::open(&dir, LogConfig::default()).unwrap();
+        let mut updates = Updates::new(args.keys, args.value_bytes);
+        let mut records: Vec<Vec<u8>> = (0..1000).map(|_| Vec::new()).collect();
+        let mut written = 0u64;
+        while written < target {
+            for record in records.iter_mut() {
+                updates.next(record);
+            }
+            let refs: Vec<&[u8]> = records.iter().map(|r| r.as_slice()).collect();
+            written += keel::storage::batch::encoded_batch_bytes(&refs);
+            log.append(1, 0, false, &refs).unwrap();
+        }
+        log.flush().unwrap();
+    }
+    let start = Instant::now();
+    let log = Log::open(&dir, LogConfig::default()).unwrap();
+    let seconds = start.elapsed().as_secs_f64();
+    let scanned = log.recovery_report().bytes_scanned;
+    assert!(log.recovery_report().torn_tail.is_none());
+    drop(log);
+    std::fs::remove_dir_all(&dir).unwrap();
+    (scanned, seconds)
+}
+
+fn main() {
+    let args = parse_args();
+    std::fs::create_dir_all(&args.dir).unwrap();
+    let default_mode = LogConfig::default().write_mode;
+    println!(
+        "storage benchmark in {}: {} updates of {}-byte values over {} keys (record = 12-byte key + value, \
+         +4-byte length in a keel batch); budget {} ms per configuration (zkstyle {} ms)",
+        args.dir.display(),
+        args.updates,
+        args.value_bytes,
+        args.keys,
+        args.budget.as_millis(),
+        (args.budget * 2).as_millis()
+    );
+    println!(
+        "{:<22} {:>9} {:>12} {:>9} {:>9} {:>7}",
+        "config", "updates", "updates/s", "MB/s", "flushes", "seeks"
+    );
+    let ks = [1u64, 10, 100, 1000];
+    let mut keel_default = Vec::new();
+    for mode in [WriteMode::Mmap, WriteMode::Pwrite] {
+        for k in ks {
+            let outcome = run_keel(&args, k, mode);
+            outcome.print();
+            if mode == default_mode {
+                keel_default.push(outcome);
+            }
+        }
+    }
+    let mut raw = Vec::new();
+    for k in ks {
+        let outcome = run_raw(&args, k);
+        outcome.print();
+        raw.push(outcome);
+    }
+    let zk = run_zkstyle(&args);
+    zk.print();
+    println!(
+        "keel efficiency vs raw at the same flush size (MB/s ratio), default mode {}:",
+        mode_name(default_mode)
+    );
+    for (keel, raw) in keel_default.iter().zip(&raw) {
+        println!(
+            "  {:<20} {:.3}",
+            keel.name,
+            keel.mb_per_s() / raw.mb_per_s()
+        );
+    }
+    let (scanned, seconds) = run_recovery(&args);
+    println!(
+        "recovery scan: opened a log of {} bytes ({} MiB of batches, page cache warm) in {:.3} s",
+        scanned,
+        scanned / (1024 * 1024),
+        seconds
+    );
+    println!(
+        "recovery_scan_gb_per_s: {:.2}",
+        scanned as f64 / seconds / 1e9
+    );
+    let _ = std::fs::remove_dir_all(&args.dir);
+    let keel_k1000 = &keel_default[3];
+    let raw_k1000 = &raw[3];
+    println!(
+        "keel_updates_per_s_k1000: {:.0}",
+        keel_k1000.updates_per_s()
+    );
+    println!("zkstyle_updates_per_s: {:.0}", zk.updates_per_s());
+    println!(
+        "ratio_keel_k1000_over_zkstyle: {:.1}",
+        keel_k1000.updates_per_s() / zk.updates_per_s()
+    );
+    println!(
+        "keel_efficiency_vs_raw_k1000: {:.3}",
+        keel_k1000.mb_per_s() / raw_k1000.mb_per_s()
+    );
+    std::io::stdout().flush().unwrap();
+}
