@@ -1,10 +1,9 @@
 //! The `keel` command line. Parsing only: every subcommand calls into the library.
 
-use std::io::Read;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use keel::protocol::Uuid;
+use keel::storage::meta_properties::random_uuid;
 
 /// keel: a KRaft-style metadata quorum that speaks the Kafka wire protocol.
 #[derive(Parser)]
@@ -21,17 +20,6 @@ enum Command {
     RandomUuid,
 }
 
-fn random_uuid() -> std::io::Result<Uuid> {
-    let mut urandom = std::fs::File::open("/dev/urandom")?;
-    loop {
-        let mut bytes = [0u8; 16];
-        urandom.read_exact(&mut bytes)?;
-        if let Some(id) = Uuid::from_random_bytes(bytes) {
-            return Ok(id);
-        }
-    }
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
@@ -41,7 +29,7 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }
             Err(e) => {
-                eprintln!("keel: cannot read /dev/urandom: {e}");
+                eprintln!("keel: {e}");
                 ExitCode::FAILURE
             }
         },

@@ -6,7 +6,7 @@ mod storage_files {
 
     use std::path::{Path, PathBuf};
 
-    use keel::storage::meta_properties::{MetaProperties, Uuid};
+    use keel::storage::meta_properties::{MetaProperties, random_uuid};
     use keel::storage::quorum_state::{QuorumState, Vote};
     use keel::storage::snapshot::{
         SnapshotId, SnapshotReader, SnapshotReceiver, SnapshotWriter, delete_snapshots_before,
@@ -220,12 +220,12 @@ mod storage_files {
     fn quorum_state_is_replaced_atomically_and_damage_is_reported() {
         let dir = TempDir::new("quorum");
         assert_eq!(QuorumState::read(&dir.0).unwrap(), None);
-        let local = Uuid::random().unwrap();
+        let local = random_uuid().unwrap();
         let first = QuorumState {
             epoch: 4,
             voted_for: Some(Vote {
                 node_id: 2,
-                directory_id: Uuid::random().unwrap(),
+                directory_id: random_uuid().unwrap(),
             }),
             leader_id: None,
             local_directory_id: local,
@@ -269,7 +269,7 @@ mod storage_files {
         let meta = MetaProperties {
             cluster_id: "J8qXRwI-Qyi2G0guFTiuYw".to_string(),
             node_id: 1,
-            directory_id: Uuid::random().unwrap(),
+            directory_id: random_uuid().unwrap(),
         };
         meta.write(&dir.0).unwrap();
         let text = std::fs::read_to_string(dir.0.join("meta.properties")).unwrap();

@@ -1,17 +1,17 @@
 //! `meta.properties` of a data directory (Kafka's keys: `version=1`, `cluster.id`, `node.id`,
-//! `directory.id`) and the 16-byte Kafka uuid with its 22-character base64url text form.
+//! `directory.id`), and fresh random ids for it.
 //!
 //! The file is Java-properties text so Kafka operators can read it; keel adds a last comment
 //! line `#crc32=XXXXXXXX` over every byte before it, which Kafka tools ignore and keel checks
 //! when present. It is written once at format time, atomically, and read at every start; a
 //! changed directory id means the disk was replaced and the node must not vote as its old self.
 
-use std::fmt;
 use std::path::Path;
 
 use super::error::{Result, StorageError};
 use super::fsio;
 use crate::constants::SMALL_FILE_BYTES_MAX;
+pub use crate::protocol::Uuid;
 
 /// File name inside the data directory.
 pub const META_PROPERTIES_FILE: &str = "meta.properties";
@@ -21,82 +21,22 @@ pub const META_PROPERTIES_VERSION: u32 = 1;
 const CLUSTER_ID_CHARS_MAX: usize = 64;
 const CRC_PREFIX: &str = "#crc32=";
 
-/// A 16-byte uuid as Kafka uses them (topic ids, directory ids).
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Uuid(pub [u8; 16]);
-
-impl Uuid {
-    /// Kafka's ZERO_UUID: "no id".
-    pub const ZERO: Uuid = Uuid([0; 16]);
-
-    /// A random version-4 uuid from the kernel's CSPRNG, avoiding what Kafka avoids: ids whose
-    /// text starts with '-' (they look like command-line flags) and the reserved ids below 100
-    /// (ZERO, and directory ids UNASSIGNED=0, LOST=1, MIGRATING=2, ...).
-    pub fn random() -> Result<Uuid> {
-        loop {
-            let mut bytes = [0u8; 16];
-            // SAFETY: getrandom writes at most `bytes.len()` bytes into the buffer we own.
-            let filled = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
-            if filled != bytes.len() as isize {
-                return Err(StorageError::io(
-                    "getrandom",
-                    std::io::Error::last_os_error(),
-                ));
-            }
-            bytes[6] = (bytes[6] & 0x0f) | 0x40;
-            bytes[8] = (bytes[8] & 0x3f) | 0x80;
-            let uuid = Uuid(bytes);
-            let reserved = bytes[..15].iter().all(|&b| b == 0) && bytes[15] < 100;
-            if !reserved && !uuid.to_string().starts_with('-') {
-                return Ok(uuid);
-            }
+/// A random version-4 uuid from the kernel's CSPRNG (`getrandom`), for directory ids and
+/// cluster ids. [`Uuid::from_random_bytes`] rejects the forms Kafka avoids; those draw again.
+pub fn random_uuid() -> Result<Uuid> {
+    loop {
+        let mut bytes = [0u8; 16];
+        // SAFETY: getrandom writes at most `bytes.len()` bytes into the buffer we own.
+        let filled = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
+        if filled != bytes.len() as isize {
+            return Err(StorageError::io(
+                "getrandom",
+                std::io::Error::last_os_error(),
+            ));
         }
-    }
-
-    /// Parses the 22-character unpadded base64url form.
-    pub fn parse(text: &str) -> Option<Uuid> {
-        let chars = text.as_bytes();
-        if chars.len() != 22 {
-            return None;
+        if let Some(id) = Uuid::from_random_bytes(bytes) {
+            return Ok(id);
         }
-        let mut bits: u128 = 0;
-        for (i, &c) in chars.iter().enumerate() {
-            let value = u128::from(base64url_value(c)?);
-            if i < 21 {
-                bits = (bits << 6) | value;
-            } else {
-                // The last character carries 2 bits; its 4 low bits must be zero.
-                if value & 0x0f != 0 {
-                    return None;
-                }
-                bits = (bits << 2) | (value >> 4);
-            }
-        }
-        Some(Uuid(bits.to_be_bytes()))
-    }
-}
-
-const BASE64URL: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-fn base64url_value(c: u8) -> Option<u8> {
-    BASE64URL.iter().position(|&x| x == c).map(|p| p as u8)
-}
-
-impl fmt::Display for Uuid {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let bits = u128::from_be_bytes(self.0);
-        let mut text = [0u8; 22];
-        for (i, slot) in text.iter_mut().enumerate().take(21) {
-            *slot = BASE64URL[((bits >> (122 - 6 * i)) & 0x3f) as usize];
-        }
-        text[21] = BASE64URL[((bits & 0x3) << 4) as usize];
-        f.write_str(std::str::from_utf8(&text).expect("base64url is ASCII"))
-    }
-}
-
-impl fmt::Debug for Uuid {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Uuid({self})")
     }
 }
 
@@ -177,9 +117,9 @@ impl MetaProperties {
             .parse()
             .map_err(|_| format!("node.id {node_id:?} is not a non-negative integer"))?;
         let directory_id = directory_id.ok_or("missing directory.id")?;
-        let directory_id = Uuid::parse(&directory_id).ok_or(format!(
-            "directory.id {directory_id:?} is not a base64url uuid"
-        ))?;
+        let directory_id = directory_id
+            .parse::<Uuid>()
+            .map_err(|_| format!("directory.id {directory_id:?} is not a base64url uuid"))?;
         Ok(MetaProperties {
             cluster_id,
             node_id,
@@ -210,26 +150,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn uuid_text_is_kafkas_22_character_base64url() {
-        let uuid = Uuid([0xff; 16]);
-        assert_eq!(uuid.to_string(), "_____________________w");
-        assert_eq!(Uuid::parse("_____________________w"), Some(uuid));
-        assert_eq!(Uuid::ZERO.to_string(), "AAAAAAAAAAAAAAAAAAAAAA");
-        // Kafka's METADATA_TOPIC_ID is Uuid(0, 1): "AAAAAAAAAAAAAAAAAAAAAQ".
-        let mut one = [0u8; 16];
-        one[15] = 1;
-        assert_eq!(Uuid(one).to_string(), "AAAAAAAAAAAAAAAAAAAAAQ");
-        assert_eq!(
-            Uuid::parse("AAAAAAAAAAAAAAAAAAAAAB"),
-            None,
-            "non-zero padding bits"
-        );
-        assert_eq!(Uuid::parse("AAAA"), None);
-        assert_eq!(Uuid::parse("AAAAAAAAAAAAAAAAAAAA=A"), None);
+    fn random_ids_are_distinct_version_4_and_print_as_kafka_ids() {
+        let mut seen = std::collections::BTreeSet::new();
         for _ in 0..100 {
-            let random = Uuid::random().unwrap();
-            assert_eq!(Uuid::parse(&random.to_string()), Some(random));
-            assert!(!random.to_string().starts_with('-'));
+            let id = random_uuid().unwrap();
+            assert_eq!(id.as_bytes()[6] >> 4, 4, "version 4");
+            assert_eq!(id.to_string().parse::<Uuid>().unwrap(), id);
+            assert!(!id.to_string().starts_with('-'));
+            assert!(seen.insert(id), "a repeated random id");
         }
     }
 
@@ -238,7 +166,7 @@ mod tests {
         let meta = MetaProperties {
             cluster_id: "MkU3OEVBNTcwNTJENDM2Qk".to_string(),
             node_id: 3,
-            directory_id: Uuid::random().unwrap(),
+            directory_id: random_uuid().unwrap(),
         };
         let text = meta.encode();
         assert_eq!(MetaProperties::decode(&text).unwrap(), meta);

@@ -12,6 +12,8 @@ use byteorder::{BigEndian, ByteOrder};
 use super::error::{Result, StorageError};
 use super::fsio;
 use super::meta_properties::Uuid;
+#[cfg(test)]
+use super::meta_properties::random_uuid;
 
 /// File name inside the partition directory (Kafka's name).
 pub const QUORUM_STATE_FILE: &str = "quorum-state";
@@ -59,10 +61,10 @@ impl QuorumState {
         BigEndian::write_u32(&mut bytes[12..], self.epoch);
         if let Some(vote) = self.voted_for {
             BigEndian::write_u32(&mut bytes[16..], vote.node_id);
-            bytes[20..36].copy_from_slice(&vote.directory_id.0);
+            bytes[20..36].copy_from_slice(vote.directory_id.as_bytes());
         }
         BigEndian::write_u32(&mut bytes[36..], self.leader_id.unwrap_or(0));
-        bytes[40..56].copy_from_slice(&self.local_directory_id.0);
+        bytes[40..56].copy_from_slice(self.local_directory_id.as_bytes());
         let crc = crc32fast::hash(&bytes[..56]);
         BigEndian::write_u32(&mut bytes[56..], crc);
         bytes
@@ -97,14 +99,14 @@ impl QuorumState {
         }
         let voted_for = (flags & FLAG_VOTED != 0).then(|| Vote {
             node_id: BigEndian::read_u32(&bytes[16..]),
-            directory_id: Uuid(bytes[20..36].try_into().expect("16 bytes")),
+            directory_id: Uuid::from_bytes(bytes[20..36].try_into().expect("16 bytes")),
         });
         let leader_id = (flags & FLAG_LEADER != 0).then(|| BigEndian::read_u32(&bytes[36..]));
         Ok(QuorumState {
             epoch: BigEndian::read_u32(&bytes[12..]),
             voted_for,
             leader_id,
-            local_directory_id: Uuid(bytes[40..56].try_into().expect("16 bytes")),
+            local_directory_id: Uuid::from_bytes(bytes[40..56].try_into().expect("16 bytes")),
         })
     }
 
@@ -132,7 +134,7 @@ mod tests {
 
     #[test]
     fn quorum_state_round_trips_with_and_without_optional_fields() {
-        let directory = Uuid::random().unwrap();
+        let directory = random_uuid().unwrap();
         for state in [
             QuorumState {
                 epoch: 0,
@@ -144,7 +146,7 @@ mod tests {
                 epoch: 9,
                 voted_for: Some(Vote {
                     node_id: 2,
-                    directory_id: Uuid::random().unwrap(),
+                    directory_id: random_uuid().unwrap(),
                 }),
                 leader_id: None,
                 local_directory_id: directory,
