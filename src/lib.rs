@@ -11,7 +11,9 @@
 //! - [`storage`]: the on-disk engine: preallocated, memory-mapped, CRC-checked segment log
 //!   with sparse indexes, epoch history, snapshots, quorum-state and meta.properties files,
 //!   and recovery that tells a torn tail from corruption. Files and bytes only.
+//! - [`server`]: the network edge (mio): inbound connections and outbound peer links.
 
 pub mod constants;
 pub mod protocol;
+pub mod server;
 pub mod storage;
