@@ -6,5 +6,10 @@
 //! described in `DESIGN.md`; each module's `//!` header says what it owns.
 //!
 //! - [`constants`]: every limit and default, with the reason for its value.
+//! - [`raft`]: the consensus core, KRaft-style; pure and deterministic, events in, actions out.
+//! - `sim` (feature `sim`): the whole-cluster deterministic fault simulator that checks `raft`.
 
 pub mod constants;
+pub mod raft;
+#[cfg(feature = "sim")]
+pub mod sim;
