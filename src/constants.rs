@@ -37,9 +37,12 @@ pub const RAFT_BEGIN_QUORUM_EPOCH_RESEND_MS: u64 = RAFT_FETCH_TIMEOUT_MS / 2;
 /// updates and liveness evidence well inside the fetch timeout.
 pub const RAFT_FETCH_MAX_WAIT_MS: u64 = 500;
 
-/// A request (Fetch, FetchSnapshot, Vote) without an answer for this long is considered lost
-/// and is sent again (Kafka `controller.quorum.request.timeout.ms`).
-pub const RAFT_REQUEST_TIMEOUT_MS: u64 = 2_000;
+/// A Fetch or FetchSnapshot not answered this long after its max wait is considered lost and
+/// is sent again (fetches are idempotent). Kafka's `controller.quorum.request.timeout.ms` is
+/// 2000 ms, as long as the fetch timeout, so there one lost Fetch starts an election; keel
+/// retries at least twice within the fetch timeout instead (asserted below), because a lost
+/// message must not cost the quorum its leader.
+pub const RAFT_REQUEST_TIMEOUT_MS: u64 = 400;
 
 /// Wait before refetching after the leader answered a Fetch with an error (Kafka
 /// `controller.quorum.retry.backoff.ms`): keeps a follower from spinning against a node that
@@ -103,3 +106,5 @@ const _: () = assert!(RAFT_APPEND_LINGER_MS < RAFT_FETCH_MAX_WAIT_MS);
 const _: () = assert!(RAFT_MAX_UNCOMMITTED_RECORDS >= RAFT_MAX_RECORDS_PER_BATCH as u64);
 const _: () = assert!(RAFT_MAX_VOTERS % 2 == 1);
 const _: () = assert!(RAFT_RETRY_BACKOFF_MS < RAFT_FETCH_MAX_WAIT_MS);
+const _: () =
+    assert!(2 * (RAFT_FETCH_MAX_WAIT_MS + RAFT_REQUEST_TIMEOUT_MS) < RAFT_FETCH_TIMEOUT_MS);

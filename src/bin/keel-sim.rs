@@ -36,6 +36,9 @@ struct Args {
     /// Worker threads for --seeds/--minutes.
     #[arg(long, default_value_t = 1)]
     jobs: usize,
+    /// With --seed: print this many trace lines of the run's end (failing or not).
+    #[arg(long)]
+    trace_lines: Option<usize>,
     /// Deliberately break the core (to see the checkers catch it): SkipUpToDateVoteCheck,
     /// FetchBeforeFlush, HighWatermarkBeforeEpochStart.
     #[arg(long)]
@@ -77,6 +80,13 @@ fn main() -> ExitCode {
         let o = sim::run(config_for(seed, bug));
         let secs = start.elapsed().as_secs_f64();
         println!("{}", sim::report(&o));
+        if let Some(lines) = args.trace_lines {
+            let end = o.violation.as_ref().map_or(o.stats.events, |v| v.event);
+            println!(
+                "last {lines} events:\n{}",
+                sim::replay_trace(&o.config, end, lines)
+            );
+        }
         println!(
             "seeds: 1, events: {}, simulated events/s: {:.0}, violations: {}",
             o.stats.events,

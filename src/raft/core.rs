@@ -135,9 +135,13 @@ impl<P: Payload> Raft<P> {
             boot.snapshot,
         );
         let high_watermark = log.snapshot().map_or(0, |s| s.end_offset);
+        let mut prng = Prng::new(seed);
+        // Correlations start at a random point so that a response addressed to an earlier
+        // run of this node (delayed in the network across a restart) matches nothing.
+        let first_correlation = prng.next_u64() >> 1;
         let mut raft = Raft {
             voter,
-            prng: Prng::new(seed),
+            prng,
             now_ms,
             epoch: boot.election.epoch,
             role: Role::Unattached(Unattached {
@@ -148,7 +152,7 @@ impl<P: Payload> Raft<P> {
             log,
             high_watermark,
             abstain_until_offset: boot.election.abstain_until_offset.filter(|_| voter),
-            next_correlation: 1,
+            next_correlation: first_correlation,
             next_flush_id: 1,
             flushes: VecDeque::new(),
             persisted: boot.election,

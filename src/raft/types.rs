@@ -156,6 +156,10 @@ impl RaftConfig {
         assert!(self.check_quorum_timeout_ms > self.fetch_timeout_ms);
         assert!(self.fetch_max_wait_ms < self.fetch_timeout_ms);
         assert!(self.begin_quorum_epoch_resend_ms < self.fetch_timeout_ms);
+        assert!(
+            2 * (self.fetch_max_wait_ms + self.request_timeout_ms) < self.fetch_timeout_ms,
+            "a lost fetch is retried at least twice before the follower gives up on its leader"
+        );
         assert!(self.max_fetch_bytes > 0 && self.snapshot_chunk_bytes > 0);
         assert!(self.max_uncommitted_records >= constants::RAFT_MAX_RECORDS_PER_BATCH as u64);
     }

@@ -166,10 +166,14 @@ pub struct Simulation {
     ids: Vec<NodeId>,
     blocked: BTreeMap<(NodeId, NodeId), u32>,
     faults_on: bool,
+    client_on: bool,
+    truncations: Vec<(NodeId, u64)>,
     healed_at_ms: Option<u64>,
     live_after_heal: bool,
     // checker state
     truth: Vec<(u32, u64)>,
+    /// The epoch in which each committed offset was first seen committed.
+    truth_commit_epochs: Vec<u32>,
     /// `truth_digests[k]` is the state machine digest after applying `truth[..=k]`.
     truth_digests: Vec<u64>,
     value_offsets: BTreeMap<u64, u64>,
@@ -228,9 +232,12 @@ impl Simulation {
             ids,
             blocked: BTreeMap::new(),
             faults_on: true,
+            client_on: true,
+            truncations: Vec::new(),
             healed_at_ms: None,
             live_after_heal: false,
             truth: Vec::new(),
+            truth_commit_epochs: Vec::new(),
             truth_digests: Vec::new(),
             value_offsets: BTreeMap::new(),
             leaders: BTreeMap::new(),
@@ -613,9 +620,11 @@ impl Simulation {
                 self.execute(node, actions);
             }
             Event::Propose => {
-                self.client_propose();
-                let every = self.config.propose_every_ms;
-                self.push(self.now_ms + every, Event::Propose);
+                if self.client_on {
+                    self.client_propose();
+                    let every = self.config.propose_every_ms;
+                    self.push(self.now_ms + every, Event::Propose);
+                }
             }
             Event::FaultTick => {
                 if self.faults_on {
@@ -794,6 +803,7 @@ impl Simulation {
                 Action::Truncate { to_offset } => {
                     let id = self.nodes[i].key.id;
                     self.note(|| format!("node {id} truncates to {to_offset}"));
+                    self.truncations.push((id, to_offset));
                     self.nodes[i].disk.truncate(to_offset);
                 }
                 Action::Flush { id, .. } => {
@@ -998,7 +1008,33 @@ impl Simulation {
             return true;
         }
         assert_eq!(off as usize, self.truth.len(), "truth grows in order");
+        // Leader completeness, continuously: a record committed in epoch E (the epoch of the
+        // node that first applies it, which learned the high watermark from E's leader) is in
+        // the log of every leader of epoch E or later.
+        let commit_epoch = self.nodes[i].raft.as_ref().map_or(0, |r| r.epoch());
+        for n in &self.nodes {
+            let Some(r) = &n.raft else { continue };
+            if r.role() != RoleName::Leader || r.epoch() < commit_epoch {
+                continue;
+            }
+            if off < n.disk.log_start_offset {
+                continue;
+            }
+            let has = n
+                .disk
+                .batch_containing(off)
+                .map(|b| (b.epoch, value_at(b, off)));
+            if has != Some((epoch, value)) {
+                let (lid, le) = (n.key.id, r.epoch());
+                self.fail(format!(
+                    "leader {lid} of epoch {le} lacks a record committed in epoch {commit_epoch}: \
+                     at offset {off} it has {has:?}, node {id} committed (epoch {epoch}, value {value:#x})"
+                ));
+                return false;
+            }
+        }
         self.truth.push((epoch, value));
+        self.truth_commit_epochs.push(commit_epoch);
         let prev = self.truth_digests.last().copied().unwrap_or(0);
         self.truth_digests.push(Machine::chain(prev, epoch, value));
         self.stats.committed_offsets = self.truth.len() as u64;
@@ -1100,7 +1136,18 @@ impl Simulation {
             self.client_target = None;
             return;
         }
-        let count = self.prng.range_inclusive(1, 3);
+        let count = self.prng.range_inclusive(1, 3) as u32;
+        match self.propose_to(i, count) {
+            Ok(_) => {}
+            Err(ProposeError::NotLeader { leader_hint }) => self.client_target = leader_hint,
+            Err(ProposeError::Backpressure) | Err(ProposeError::TooLarge) => {}
+        }
+    }
+
+    /// Propose `count` fresh client values to node `i`; the proposal is acknowledged when that
+    /// node sees it committed.
+    fn propose_to(&mut self, i: usize, count: u32) -> Result<(u64, u64), ProposeError> {
+        assert_eq!(self.nodes[i].state, NodeState::Up);
         let values: Vec<u64> = (0..count)
             .map(|_| {
                 let v = self.next_value;
@@ -1112,23 +1159,20 @@ impl Simulation {
         let now = self.now_ms;
         let size = payload.len() as u32;
         let raft = self.nodes[i].raft.as_mut().expect("up");
-        match raft.propose(now, count as u32, size, payload) {
-            Ok(p) => {
-                self.stats.proposals += 1;
-                self.pending.push(Pending {
-                    node: i,
-                    incarnation: self.nodes[i].incarnation,
-                    base: p.base_offset,
-                    epoch: p.epoch,
-                    values,
-                    max_acked_at_propose: self.max_acked_offset,
-                    proposed_ms: now,
-                });
-                self.execute(i, p.actions);
-            }
-            Err(ProposeError::NotLeader { leader_hint }) => self.client_target = leader_hint,
-            Err(ProposeError::Backpressure) | Err(ProposeError::TooLarge) => {}
-        }
+        let p = raft.propose(now, count, size, payload)?;
+        self.stats.proposals += 1;
+        self.pending.push(Pending {
+            node: i,
+            incarnation: self.nodes[i].incarnation,
+            base: p.base_offset,
+            epoch: p.epoch,
+            values,
+            max_acked_at_propose: self.max_acked_offset,
+            proposed_ms: now,
+        });
+        let range = (p.base_offset, p.last_offset);
+        self.execute(i, p.actions);
+        Ok(range)
     }
 
     // ---- checkers that look at every node after every event ----
@@ -1183,11 +1227,17 @@ impl Simulation {
 
 impl Simulation {
     /// Leader completeness: a new leader's log (with its snapshot) holds every record the
-    /// cluster has committed so far. Checked when it takes office, before it can overwrite
-    /// anything on its followers.
+    /// cluster committed in its epoch or earlier ones. Checked when it takes office, before it
+    /// can overwrite anything on its followers. (A stale leader, elected late in an old epoch by
+    /// delayed votes, need not have what later epochs committed; it cannot commit anything.)
     fn leader_has_every_committed_record(&self, i: usize) -> Result<(), String> {
         let disk = &self.nodes[i].disk;
-        let committed = self.truth.len() as u64;
+        let leader_epoch = self.nodes[i].raft.as_ref().map_or(0, |r| r.epoch());
+        let committed = self
+            .truth_commit_epochs
+            .iter()
+            .rposition(|&e| e <= leader_epoch)
+            .map_or(0, |p| p as u64 + 1);
         if disk.end_offset() < committed {
             return Err(format!(
                 "lacks committed records: its log ends at {}, the cluster committed up to {committed}",
@@ -1203,6 +1253,9 @@ impl Simulation {
             }
         }
         for off in disk.log_start_offset..committed {
+            if self.truth_commit_epochs[off as usize] > leader_epoch {
+                continue;
+            }
             let b = disk
                 .batch_containing(off)
                 .ok_or_else(|| format!("has no record at committed offset {off}"))?;
@@ -1347,5 +1400,158 @@ fn epoch_of(m: &Message<Vec<u8>>) -> Option<u32> {
         | Message::EndQuorumEpochResponse { epoch, .. }
         | Message::FetchSnapshotResponse { epoch, .. } => Some(*epoch),
         _ => None,
+    }
+}
+
+/// Scripted control, for scenario tests: a fault-free cluster (1-5 ms message delay, 1-3 ms
+/// flushes) that a test drives step by step, with every checker still running after every event.
+impl Simulation {
+    pub fn scripted(voters: usize, observers: usize, seed: u64) -> Simulation {
+        let mut c = SimConfig::from_seed(seed);
+        c.voters = voters;
+        c.observers = observers;
+        c.faults = super::config::Faults::none();
+        c.fault_phase_ms = u64::MAX / 4;
+        c.snapshot_every = 0;
+        c.snapshot_chunk_bytes = 100;
+        c.max_fetch_bytes = crate::constants::RAFT_MAX_FETCH_BYTES;
+        c.propose_every_ms = 50;
+        let mut sim = Simulation::new(c);
+        sim.client_on = false;
+        sim
+    }
+
+    /// Start every node at time 0.
+    pub fn start(&mut self) {
+        for i in 0..self.nodes.len() {
+            self.start_node(i);
+        }
+    }
+
+    /// Turn the background client (a proposal every 50 ms to whoever leads) on or off.
+    pub fn set_client(&mut self, on: bool) {
+        if on && !self.client_on {
+            let at = self.now_ms + self.config.propose_every_ms;
+            self.push(at, Event::Propose);
+        }
+        self.client_on = on;
+    }
+
+    pub fn set_snapshot_every(&mut self, offsets: u64) {
+        self.config.snapshot_every = offsets;
+    }
+
+    /// Process every event up to `until_ms`, checking after each.
+    pub fn run_until(&mut self, until_ms: u64) -> Result<(), Violation> {
+        while self.queue.peek().is_some_and(|q| q.at_ms <= until_ms) {
+            let q = self.queue.pop().expect("peeked");
+            self.now_ms = q.at_ms;
+            self.stats.events += 1;
+            self.stats.sim_ms = self.now_ms;
+            self.handle(q.event);
+            self.check_every_event();
+            if let Some(v) = &self.violation {
+                return Err(v.clone());
+            }
+        }
+        self.now_ms = self.now_ms.max(until_ms);
+        Ok(())
+    }
+
+    pub fn run_for(&mut self, ms: u64) -> Result<(), Violation> {
+        self.run_until(self.now_ms + ms)
+    }
+
+    pub fn now_ms(&self) -> u64 {
+        self.now_ms
+    }
+
+    /// Cut every link to and from `id`.
+    pub fn isolate(&mut self, id: NodeId) {
+        for &other in &self.ids {
+            if other != id {
+                *self.blocked.entry((id, other)).or_insert(0) += 1;
+                *self.blocked.entry((other, id)).or_insert(0) += 1;
+            }
+        }
+    }
+
+    /// Cut the link from `from` to `to` only.
+    pub fn block(&mut self, from: NodeId, to: NodeId) {
+        *self.blocked.entry((from, to)).or_insert(0) += 1;
+    }
+
+    pub fn heal(&mut self) {
+        self.blocked.clear();
+    }
+
+    pub fn crash(&mut self, id: NodeId) {
+        let i = self.index_of(id);
+        self.crash_node(i);
+    }
+
+    pub fn restart(&mut self, id: NodeId) {
+        let i = self.index_of(id);
+        assert_eq!(self.nodes[i].state, NodeState::Down);
+        self.start_node(i);
+    }
+
+    /// Graceful shutdown of a leader: it resigns with EndQuorumEpoch.
+    pub fn resign(&mut self, id: NodeId) {
+        let i = self.index_of(id);
+        let now = self.now_ms;
+        let actions = self.nodes[i].raft.as_mut().expect("up").resign(now);
+        self.execute(i, actions);
+    }
+
+    pub fn raft(&self, id: NodeId) -> &Raft<Vec<u8>> {
+        self.nodes[self.index_of(id)]
+            .raft
+            .as_ref()
+            .expect("node is up")
+    }
+
+    /// The running leader with the highest epoch, if any.
+    pub fn leader(&self) -> Option<NodeId> {
+        self.nodes
+            .iter()
+            .filter_map(|n| n.raft.as_ref().map(|r| (r, n.key.id)))
+            .filter(|(r, _)| r.role() == RoleName::Leader)
+            .max_by_key(|(r, _)| r.epoch())
+            .map(|(_, id)| id)
+    }
+
+    pub fn propose(&mut self, id: NodeId, count: u32) -> Result<(u64, u64), ProposeError> {
+        let i = self.index_of(id);
+        self.propose_to(i, count)
+    }
+
+    /// (node, offset) of every truncation so far, in order.
+    pub fn truncations(&self) -> &[(NodeId, u64)] {
+        &self.truncations
+    }
+
+    /// (base offset, last offset, epoch) of every batch in `id`'s log.
+    pub fn log_batches(&self, id: NodeId) -> Vec<(u64, u64, u32)> {
+        self.nodes[self.index_of(id)]
+            .disk
+            .written()
+            .iter()
+            .filter(|b| b.last_offset >= self.nodes[self.index_of(id)].disk.log_start_offset)
+            .map(|b| (b.base_offset, b.last_offset, b.epoch))
+            .collect()
+    }
+
+    /// Offsets the whole cluster has committed (as applied by any node).
+    pub fn committed_offsets(&self) -> u64 {
+        self.truth.len() as u64
+    }
+
+    pub fn snapshot_of(&self, id: NodeId) -> Option<SnapshotId> {
+        self.nodes[self.index_of(id)]
+            .disk
+            .snapshot
+            .as_ref()
+            .map(|s| s.0)
     }
 }

@@ -33,6 +33,28 @@ pub struct Faults {
     pub disk_latency_max_ms: u64,
 }
 
+impl Faults {
+    /// A perfect network and disk: 1-5 ms per message, 1-3 ms per flush.
+    pub fn none() -> Faults {
+        Faults {
+            loss: 0.0,
+            duplicate: 0.0,
+            reorder: 0.0,
+            delay_min_ms: 1,
+            delay_max_ms: 5,
+            partition: 0.0,
+            asymmetric: 0.0,
+            crash: 0.0,
+            torn_write: 0.0,
+            bit_flip: 0.0,
+            pause: 0.0,
+            flush_failure: 0.0,
+            disk_latency_min_ms: 1,
+            disk_latency_max_ms: 3,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct SimConfig {
     pub seed: u64,
