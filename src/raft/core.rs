@@ -486,9 +486,22 @@ impl<P: Payload> Raft<P> {
         self.election_state().leader
     }
 
-    /// Ask the driver to flush everything appended so far.
+    /// A flush in flight that already covers the whole log, if any.
+    pub(super) fn flush_covering_end(&self) -> Option<FlushId> {
+        self.flushes
+            .back()
+            .filter(|f| f.1 == self.log.end_offset())
+            .map(|f| f.0)
+    }
+
+    /// Ask the driver to flush everything appended so far. Callers keep the number in flight
+    /// bounded: the leader refuses proposals past `RAFT_MAX_FLUSHES_IN_FLIGHT`, followers reuse
+    /// a flush that covers their log and issue one per fetched response at most.
     pub(super) fn issue_flush(&mut self) -> FlushId {
-        assert!(self.flushes.len() < constants::RAFT_MAX_FLUSHES_IN_FLIGHT * 4);
+        assert!(
+            self.flushes.len() <= 2 * constants::RAFT_MAX_FLUSHES_IN_FLIGHT,
+            "flushes in flight are bounded"
+        );
         let id = FlushId(self.next_flush_id);
         self.next_flush_id += 1;
         let up_to = self.log.end_offset();
@@ -538,21 +551,27 @@ impl<P: Payload> Raft<P> {
         }
     }
 
-    /// Moves to another role. The only place the role changes.
+    /// Moves to another role. The only place the role changes. `e` is the current epoch, `e'`
+    /// the epoch of the target; "leader learned" means a message named the leader of `e'`.
     ///
-    /// | from \ to   | Unattached(e')            | Prospective(e)        | Candidate(e+1)   | Leader(e)         | Follower(e', L)               | Resigned(e)      |
-    /// |-------------|---------------------------|-----------------------|------------------|-------------------|-------------------------------|------------------|
-    /// | Unattached  | e'>e; e'=e granting a vote| election timeout      | -                | -                 | e'>=e, leader learned         | -                |
-    /// | Prospective | e'>e; e'=e: timeout with no leader, or granting a vote (no leader known) | - | pre-vote majority | - | e'>=e, leader learned; timeout with known leader | - |
-    /// | Candidate   | e'>e                      | election timeout      | -                | vote majority     | e'>=e, leader learned         | -                |
-    /// | Leader      | e'>e                      | -                     | -                | -                 | e'>e                          | check-quorum fails, resign() |
-    /// | Follower    | e'>e; e'=e observer timeout| fetch timeout (voter) | -               | -                 | e'>e                          | -                |
-    /// | Resigned    | e'>e                      | election timeout      | -                | -                 | e'>e                          | -                |
+    /// | from \ to   | Unattached(e')                         | Prospective(e)         | Candidate(e+1)    | Leader(e)     | Follower(e', L)                          | Resigned(e)      |
+    /// |-------------|----------------------------------------|------------------------|-------------------|---------------|------------------------------------------|------------------|
+    /// | Unattached  | e'>e; e'=e granting a vote (none held) | election timeout       | -                 | -             | e'>=e, leader learned                    | -                |
+    /// | Prospective | e'>e; e'=e: round lost/timed out and no leader known, or granting a vote (none held, no leader known) | - | pre-vote majority | - | e'>e; e'=e new leader learned, or round lost/timed out with a known leader | - |
+    /// | Candidate   | e'>e                                   | election timeout, or lost + backoff | -    | vote majority | e'>=e, leader learned                    | -                |
+    /// | Leader      | e'>e                                   | -                      | -                 | -             | e'>e, leader learned                     | check-quorum fails, resign() |
+    /// | Follower    | e'>e; e'=e observer's fetch timeout    | fetch timeout (voter)  | -                 | -             | e'>e, leader learned                     | -                |
+    /// | Resigned    | e'>e                                   | election timeout       | -                 | -             | e'>e, leader learned                     | -                |
     ///
-    /// Preconditions asserted: the epoch never decreases; Prospective, Candidate, Leader and
-    /// Resigned are for voters only, and Prospective/Candidate never for an abstaining voter;
-    /// a vote is never changed within an epoch; a leader is never replaced within an epoch.
-    /// Every change of (epoch, vote, leader) is persisted before the actions of the new role.
+    /// Observers only ever take the Unattached and Follower columns. An abstaining voter (log
+    /// cut by corruption) takes no Prospective/Candidate transition: its election timeouts
+    /// re-arm and it waits to hear of a leader. Preconditions asserted: the epoch never
+    /// decreases; Prospective, Candidate, Leader and Resigned are for voters only, and
+    /// Prospective/Candidate never for an abstaining voter; Candidate only from a pre-vote
+    /// majority, Leader only from a vote majority, Resigned only from Leader; a vote is never
+    /// changed and a leader never replaced within an epoch. Every change of (epoch, vote,
+    /// leader, abstain mark) is handed out as `PersistElectionState` before the actions of the
+    /// new role.
     pub(super) fn transition(&mut self, target: Target) {
         let from = self.role.name();
         let old = self.election_state();

@@ -26,6 +26,26 @@
 //! - The leader's epoch-start control record is described, not encoded
 //!   ([`LeaderBatchContent::LeaderChange`]); the driver encodes it.
 //!
+//! # Where keel differs from the lead's sketch or from Kafka, and why
+//!
+//! - Flush completion is reported as `flushed(FlushId)`, not `flushed_up_to(offset)`: a
+//!   follower can truncate while a flush is in flight, and the flush then certifies nothing
+//!   past the truncation point even if the offset it was issued for is reached again by new
+//!   records. Ids make that bookkeeping exact; `Action::Flush` still carries the offset.
+//! - A lost Fetch is resent after max wait + `RAFT_REQUEST_TIMEOUT_MS` (400 ms), not Kafka's
+//!   2 s request timeout: one dropped message must not start an election.
+//! - The election state carries `abstain_until_offset` (a voter whose log lost records to
+//!   corruption does not vote until it has re-fetched them); Kafka has no such mark.
+//! - A fetch from a voter id with another directory id is served as an observer's (so a
+//!   replaced disk can catch up) but never counts toward the high watermark or check-quorum;
+//!   its votes are refused (KIP-853).
+//! - Requests carry correlations starting at a seeded random point, so a response delayed
+//!   across a restart of the requester matches nothing. The driver passes a fresh seed to
+//!   every `Raft::new`.
+//! - A follower told its log diverges at (epoch E, offset X) that has no epoch E truncates to
+//!   the end of its own largest earlier epoch, not to X (X may fall inside one of its batches);
+//!   the next fetch narrows it down, as Kafka's replica fetcher does.
+//!
 //! # Modules
 //!
 //! - [`types`]: replica keys, offsets/epochs, snapshot ids, batches, config.

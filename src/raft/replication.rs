@@ -450,11 +450,20 @@ impl<P: Payload> Raft<P> {
             fill: None,
         };
         if self.log.flushed_end_offset() < self.log.end_offset() {
-            let flush = self.issue_flush();
-            if self.voter && self.config.bug != BugInjection::FetchBeforeFlush {
+            let waits = self.voter && self.config.bug != BugInjection::FetchBeforeFlush;
+            let covering = self.flush_covering_end();
+            if waits {
+                let flush = covering.unwrap_or_else(|| self.issue_flush());
                 self.actions
                     .push(Action::SendAfterFlush { flush, envelope });
                 return;
+            }
+            // Observers fetch on at once and flush in the background, a bounded number at a
+            // time (anything left unflushed is covered by the next one).
+            if covering.is_none()
+                && self.flushes_in_flight() < constants::RAFT_MAX_FLUSHES_IN_FLIGHT
+            {
+                self.issue_flush();
             }
         }
         self.actions.push(Action::Send(envelope));

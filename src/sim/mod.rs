@@ -77,6 +77,28 @@ pub fn replay_trace(config: &SimConfig, stop_at_event: u64, lines: usize) -> Str
     sim.trace_text()
 }
 
+/// The one-line command that replays `config`, if the seed alone (plus `--bug`) determines it.
+pub fn replay_command(config: &SimConfig) -> String {
+    let mut derived = SimConfig::from_seed(config.seed);
+    derived.bug = config.bug;
+    let bug = if config.bug == crate::raft::BugInjection::None {
+        String::new()
+    } else {
+        format!(" --bug {:?}", config.bug)
+    };
+    let cmd = format!(
+        "cargo run --release --bin keel-sim -- --seed {:#x}{bug}",
+        config.seed
+    );
+    if derived == *config {
+        cmd
+    } else {
+        format!(
+            "sim::run(config) with the configuration printed above (a test pinned it; `{cmd}` runs the seed's own configuration)"
+        )
+    }
+}
+
 /// Everything a human needs to look at a failure and replay it.
 pub fn report(outcome: &Outcome) -> String {
     let Some(v) = &outcome.violation else {
@@ -89,7 +111,7 @@ pub fn report(outcome: &Outcome) -> String {
          cluster: {voters} voters, {observers} observers; bug injection: {bug:?}\n\
          faults: {faults:?}\n\
          fault phase {fp} ms, propose every {pe} ms, snapshot every {se} offsets, chunk {cb} bytes\n\
-         replay: cargo run --release --bin keel-sim -- --seed {seed:#x}{bugflag}\n\
+         replay: {replay}\n\
          last events:\n{trace}",
         seed = c.seed,
         msg = v.message,
@@ -103,11 +125,7 @@ pub fn report(outcome: &Outcome) -> String {
         pe = c.propose_every_ms,
         se = c.snapshot_every,
         cb = c.snapshot_chunk_bytes,
-        bugflag = if c.bug == crate::raft::BugInjection::None {
-            String::new()
-        } else {
-            format!(" --bug {:?}", c.bug)
-        },
+        replay = replay_command(c),
         trace = replay_trace(c, v.event, cluster::TRACE_LINES),
     )
 }
