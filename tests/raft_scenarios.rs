@@ -332,3 +332,62 @@ fn a_leader_does_not_advance_the_high_watermark_before_its_epoch_start_record_is
     fetch(&mut broken, 3_000, 10, 1);
     assert_eq!(broken.high_watermark(), 10);
 }
+
+#[test]
+fn a_resigning_leader_hands_over_to_its_preferred_successor_without_waiting_for_timeouts() {
+    let mut sim = Simulation::scripted(3, 0, 16);
+    sim.start();
+    sim.set_client(true);
+    let l = elected(&mut sim);
+    sim.run_for(1_000).unwrap();
+    let epoch = sim.raft(l).epoch();
+    let resigned_at = sim.now_ms();
+    sim.resign(l);
+    assert_eq!(sim.raft(l).role(), RoleName::Resigned);
+    // EndQuorumEpoch names the successors; the first starts its election after a short
+    // backoff instead of the 2 s fetch timeout.
+    while sim.leader().is_none_or(|x| x == l) {
+        sim.run_for(10).unwrap();
+        assert!(
+            sim.now_ms() < resigned_at + 1_000,
+            "hand-over took more than a second"
+        );
+    }
+    let next = sim.leader().unwrap();
+    assert_eq!(sim.raft(next).epoch(), epoch + 1);
+    let acked = sim.stats.acked;
+    sim.run_for(1_000).unwrap();
+    assert!(sim.stats.acked > acked, "the new leader commits");
+}
+
+#[test]
+fn the_leader_reports_every_replicas_fetch_state_for_describe_quorum() {
+    let mut sim = Simulation::scripted(3, 1, 17);
+    sim.start();
+    sim.set_client(true);
+    let l = elected(&mut sim);
+    sim.run_for(2_000).unwrap();
+    let f = (1..=3).find(|&id| id != l).unwrap();
+    sim.isolate(f);
+    sim.run_for(1_000).unwrap();
+    let now = sim.now_ms();
+    let status = sim.raft(l).status();
+    assert_eq!(status.role, RoleName::Leader);
+    let by_id = |id| {
+        status
+            .replicas
+            .iter()
+            .find(|r| r.key.id == id)
+            .expect("reported")
+    };
+    assert_eq!(status.replicas.len(), 4, "three voters and the observer");
+    assert!(!by_id(101).voter && by_id(f).voter);
+    for r in &status.replicas {
+        assert!(r.log_end_offset.is_some() && r.last_fetch_ms.is_some());
+    }
+    // The isolated voter's last fetch is about a second old, the others' are fresh.
+    assert!(now - by_id(f).last_fetch_ms.unwrap() >= 900);
+    assert!(now - by_id(101).last_fetch_ms.unwrap() < 600);
+    assert!(by_id(f).log_end_offset.unwrap() < status.log_end_offset);
+    assert!(by_id(101).last_caught_up_ms.is_some());
+}

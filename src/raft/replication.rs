@@ -93,17 +93,15 @@ impl<P: Payload> Raft<P> {
         self.send_begin_quorum_epochs();
     }
 
+    /// (Re)announce this leader to every voter that has not acknowledged it yet.
     fn send_begin_quorum_epochs(&mut self) {
-        let (unacked, resend) = match &mut self.role {
-            Role::Leader(l) => {
-                l.next_begin_quorum_ms = self.now_ms + self.config.begin_quorum_epoch_resend_ms;
-                (l.begin_quorum_unacked.clone(), true)
-            }
-            _ => return,
-        };
-        if !resend {
+        let resend_ms = self.config.begin_quorum_epoch_resend_ms;
+        let now = self.now_ms;
+        let Role::Leader(l) = &mut self.role else {
             return;
-        }
+        };
+        l.next_begin_quorum_ms = now + resend_ms;
+        let unacked = l.begin_quorum_unacked.clone();
         for id in unacked {
             let voter = *self.config.voter_id(id).expect("unacked ids are voters");
             let correlation = self.next_correlation();
@@ -315,7 +313,6 @@ impl<P: Payload> Raft<P> {
             Validation::Valid => {
                 let now = self.now_ms;
                 let end = self.log.end_offset();
-                let hw = self.high_watermark;
                 let fetch_max_wait = self.config.fetch_max_wait_ms;
                 {
                     let Role::Leader(l) = &mut self.role else {
@@ -339,16 +336,11 @@ impl<P: Payload> Raft<P> {
                 let Role::Leader(l) = &mut self.role else {
                     unreachable!()
                 };
-                if let Some(old) = l.parked.remove(&replica) {
-                    // Superseded (the fetcher gave up on it); answer so nothing leaks.
-                    self.answer_parked(old);
-                }
-                let Role::Leader(l) = &mut self.role else {
-                    unreachable!()
-                };
-                if fetch_offset < self.log.end_offset() || max_wait_ms == 0 {
-                    self.send_records(from, correlation, fetch_offset, max_bytes);
-                } else {
+                // A newer fetch from the same replica supersedes a parked one (the fetcher gave
+                // up on it); answer the old one so nothing is left hanging.
+                let superseded = l.parked.remove(&replica);
+                let park = fetch_offset >= self.log.end_offset() && max_wait_ms > 0;
+                if park {
                     l.parked.insert(
                         replica,
                         ParkedFetch {
@@ -357,9 +349,15 @@ impl<P: Payload> Raft<P> {
                             fetch_offset,
                             max_bytes,
                             deadline_ms: now + max_wait_ms.min(fetch_max_wait),
-                            high_watermark_sent: hw.max(self.high_watermark),
+                            high_watermark_sent: self.high_watermark,
                         },
                     );
+                }
+                if let Some(old) = superseded {
+                    self.answer_parked(old);
+                }
+                if !park {
+                    self.send_records(from, correlation, fetch_offset, max_bytes);
                 }
             }
         }

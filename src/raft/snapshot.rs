@@ -26,7 +26,6 @@ impl<P: Payload> Raft<P> {
         position: u64,
         max_bytes: u32,
     ) {
-        let me = self.local_id();
         let is_leader = matches!(self.role, Role::Leader(_));
         let error = if replica.id != from {
             Some(RaftError::InvalidVoterKey)
@@ -67,7 +66,6 @@ impl<P: Payload> Raft<P> {
             position,
             max_bytes: max_bytes.min(self.config.snapshot_chunk_bytes).max(1),
         });
-        let _ = me;
         self.actions.push(Action::Send(Envelope {
             to: from,
             message,
