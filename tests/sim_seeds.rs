@@ -29,6 +29,8 @@ fn run_range(part: u64) -> (Stats, BTreeSet<(usize, bool)>) {
         total.bit_flips += s.bit_flips;
         total.torn_writes += s.torn_writes;
         total.fail_stops += s.fail_stops;
+        total.disk_replacements += s.disk_replacements;
+        total.resignations += s.resignations;
         total.snapshots_installed += s.snapshots_installed;
         total.elections += s.elections;
     }
@@ -58,6 +60,8 @@ fn check(part: u64) {
         ("bit flips", t.bit_flips),
         ("torn writes", t.torn_writes),
         ("fail-stops", t.fail_stops),
+        ("disk replacements", t.disk_replacements),
+        ("graceful resignations", t.resignations),
         ("snapshot installs", t.snapshots_installed),
     ] {
         assert!(n > 0, "no {name} in the range: {t:?}");

@@ -30,6 +30,11 @@ const CONTROL_BIT: u64 = 1 << 63;
 const FAULT_TICK_MS: u64 = 100;
 /// A node that runs more timer ticks than this at one instant is livelocked.
 const MAX_TICKS_PER_INSTANT: u32 = 1_000;
+/// Proposals the client keeps outstanding at most.
+const CLIENT_MAX_IN_FLIGHT: usize = 64;
+/// The client stops waiting for an acknowledgment after this long.
+const CLIENT_TIMEOUT_MS: u64 = 10_000;
+/// Trace lines printed with a failure.
 pub const TRACE_LINES: usize = 60;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -152,6 +157,8 @@ pub struct Stats {
     pub bit_flips: u64,
     pub torn_writes: u64,
     pub fail_stops: u64,
+    pub disk_replacements: u64,
+    pub resignations: u64,
     pub snapshots_installed: u64,
     pub elections: u64,
 }
@@ -164,6 +171,8 @@ pub struct Simulation {
     queue: BinaryHeap<Queued>,
     nodes: Vec<SimNode>,
     ids: Vec<NodeId>,
+    /// The voter set as configured at the start (a replaced disk does not change it).
+    voter_keys: Vec<ReplicaKey>,
     blocked: BTreeMap<(NodeId, NodeId), u32>,
     faults_on: bool,
     client_on: bool,
@@ -230,6 +239,7 @@ impl Simulation {
             queue: BinaryHeap::new(),
             nodes,
             ids,
+            voter_keys: keys[..config.voters].to_vec(),
             blocked: BTreeMap::new(),
             faults_on: true,
             client_on: true,
@@ -285,11 +295,7 @@ impl Simulation {
     }
 
     fn raft_config(&self, node: usize) -> RaftConfig {
-        let voters: Vec<ReplicaKey> = self.nodes[..self.config.voters]
-            .iter()
-            .map(|n| n.key)
-            .collect();
-        let mut c = RaftConfig::new(self.nodes[node].key, voters);
+        let mut c = RaftConfig::new(self.nodes[node].key, self.voter_keys.clone());
         c.snapshot_chunk_bytes = self.config.snapshot_chunk_bytes;
         c.max_fetch_bytes = self.config.max_fetch_bytes;
         c.bug = self.config.bug;
@@ -469,6 +475,19 @@ impl Simulation {
                 if torn { " (torn write)" } else { "" }
             )
         });
+        if self.prng.chance(self.config.faults.disk_replace) && self.may_damage(i) {
+            let node = &mut self.nodes[i];
+            node.disk = Disk::default();
+            node.key.directory_id = DirectoryId(u128::from(self.prng.next_u64()) << 64 | 0xd15c);
+            // A new disk is a new replica: its epochs start over.
+            node.max_epoch = 0;
+            if node.voter {
+                node.damaged = true;
+            }
+            self.stats.disk_replacements += 1;
+            self.note(|| format!("node {id}: DISK REPLACED (blank, new directory id)"));
+            return;
+        }
         if self.prng.chance(self.config.faults.bit_flip) && self.may_damage(i) {
             let pick = self.prng.next_u64();
             if let Some(off) = self.nodes[i].disk.flip_bit(pick) {
@@ -708,6 +727,23 @@ impl Simulation {
                 );
             }
         }
+        if self.prng.chance(f.resign) {
+            let leader = (0..n).find(|&i| {
+                self.nodes[i].state == NodeState::Up
+                    && self.nodes[i]
+                        .raft
+                        .as_ref()
+                        .is_some_and(|r| r.role() == RoleName::Leader)
+            });
+            if let Some(i) = leader {
+                let id = self.nodes[i].key.id;
+                self.note(|| format!("node {id} RESIGNS gracefully"));
+                self.stats.resignations += 1;
+                let now = self.now_ms;
+                let actions = self.nodes[i].raft.as_mut().expect("up").resign(now);
+                self.execute(i, actions);
+            }
+        }
         if self.prng.chance(f.pause) {
             let i = self.prng.below(n as u64) as usize;
             if self.nodes[i].state == NodeState::Up {
@@ -804,6 +840,9 @@ impl Simulation {
                     let id = self.nodes[i].key.id;
                     self.note(|| format!("node {id} truncates to {to_offset}"));
                     self.truncations.push((id, to_offset));
+                    // Proposals whose records were just cut can never be acknowledged.
+                    self.pending
+                        .retain(|p| p.node != i || p.base < to_offset && p.last() < to_offset);
                     self.nodes[i].disk.truncate(to_offset);
                 }
                 Action::Flush { id, .. } => {
@@ -1126,6 +1165,15 @@ impl Simulation {
     // ---- the client ----
 
     fn client_propose(&mut self) {
+        // A client gives up on a request after a while (its outcome stays unknown).
+        let now = self.now_ms;
+        self.pending
+            .retain(|p| now < p.proposed_ms + CLIENT_TIMEOUT_MS);
+        if self.pending.len() >= CLIENT_MAX_IN_FLIGHT {
+            // A real client bounds its outstanding requests; without this a slow (lossy,
+            // small-fetch) cluster builds a backlog that, not any fault, decides liveness.
+            return;
+        }
         let voters = self.config.voters as u64;
         let target = match self.client_target {
             Some(t) => t,
@@ -1188,6 +1236,8 @@ impl Simulation {
                 raft.high_watermark(),
                 raft.role(),
             );
+            // Observers, and voter ids running from a replaced disk, never campaign.
+            let votes = raft.config().is_voter(&raft.config().local);
             let node = &mut self.nodes[i];
             if epoch < node.max_epoch {
                 let m = node.max_epoch;
@@ -1203,7 +1253,7 @@ impl Simulation {
                 return;
             }
             node.last_hw = hw;
-            if !node.voter && !matches!(role, RoleName::Unattached | RoleName::Follower) {
+            if !votes && !matches!(role, RoleName::Unattached | RoleName::Follower) {
                 self.fail(format!("observer {id} is {role:?}"));
                 return;
             }
@@ -1269,6 +1319,12 @@ impl Simulation {
             }
         }
         Ok(())
+    }
+}
+
+impl Pending {
+    fn last(&self) -> u64 {
+        self.base + self.values.len() as u64 - 1
     }
 }
 

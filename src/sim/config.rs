@@ -29,6 +29,11 @@ pub struct Faults {
     pub pause: f64,
     /// Per flush: probability that it fails (the node stops for good).
     pub flush_failure: f64,
+    /// Per crash: probability that the node comes back with a blank replacement disk (a new
+    /// directory id, so it may only rejoin as an observer, KIP-853).
+    pub disk_replace: f64,
+    /// Per fault tick: probability that the leader resigns gracefully (EndQuorumEpoch).
+    pub resign: f64,
     pub disk_latency_min_ms: u64,
     pub disk_latency_max_ms: u64,
 }
@@ -49,6 +54,8 @@ impl Faults {
             bit_flip: 0.0,
             pause: 0.0,
             flush_failure: 0.0,
+            disk_replace: 0.0,
+            resign: 0.0,
             disk_latency_min_ms: 1,
             disk_latency_max_ms: 3,
         }
@@ -109,7 +116,7 @@ impl SimConfig {
             // (not a fault) decides whether a new proposal commits in the liveness budget.
             propose_every_ms = propose_every_ms.max(2 * (delay_max_ms + disk_latency_max_ms) + 50);
         }
-        SimConfig {
+        let mut c = SimConfig {
             seed,
             voters,
             observers,
@@ -126,6 +133,8 @@ impl SimConfig {
                 bit_flip,
                 pause,
                 flush_failure,
+                disk_replace: 0.0,
+                resign: 0.0,
                 disk_latency_min_ms,
                 disk_latency_max_ms,
             },
@@ -136,6 +145,14 @@ impl SimConfig {
             snapshot_chunk_bytes: [32, 100, 4096][p.below(3) as usize],
             max_fetch_bytes,
             bug: BugInjection::None,
+        };
+        // Drawn last, so adding them left every earlier draw of a seed as it was.
+        c.faults.disk_replace = if p.chance(0.2) { p.unit() * 0.3 } else { 0.0 };
+        c.faults.resign = rate(&mut p, 0.02);
+        if p.chance(0.1) {
+            // Now and then a long run, where state has time to pile up.
+            c.fault_phase_ms = p.range_inclusive(60_000, 180_000);
         }
+        c
     }
 }
