@@ -184,6 +184,30 @@ const _: () = assert!(RAFT_RETRY_BACKOFF_MS < RAFT_FETCH_MAX_WAIT_MS);
 const _: () =
     assert!(2 * (RAFT_FETCH_MAX_WAIT_MS + RAFT_REQUEST_TIMEOUT_MS) < RAFT_FETCH_TIMEOUT_MS);
 
+// ---- Node configuration ----
+
+/// Largest `server.properties` keel reads. Real files are a few KiB; a multi-megabyte file is
+/// not a configuration (a wrong path, a log file), and reading it whole would be pointless.
+pub const CONFIG_FILE_BYTES_MAX: u64 = 1024 * 1024;
+
+/// Default of `metadata.max.idle.interval.ms`: the active controller appends a NoOp record
+/// this often when nothing else is written (KIP-835's 500 ms), so followers and observers see
+/// the high watermark move and can tell a live idle quorum from a stuck one.
+pub const METADATA_MAX_IDLE_INTERVAL_MS_DEFAULT: u64 = 500;
+
+/// Smallest `metadata.log.segment.bytes` keel accepts: 1 MiB, so tests can make many segments
+/// from little data. (Kafka's internal floor is 8 MiB, its default 1 GiB; keel's default is
+/// [`SEGMENT_BYTES_DEFAULT`] because segments are preallocated.)
+pub const METADATA_SEGMENT_BYTES_MIN: u32 = 1024 * 1024;
+
+/// Largest value any `*.ms` setting may take: one day. A larger timeout is a typo, and bounding
+/// it keeps deadline arithmetic (now + timeout) far from overflow.
+pub const TIMEOUT_MS_MAX: u64 = 24 * 60 * 60 * 1000;
+
+const _: () = assert!(METADATA_SEGMENT_BYTES_MIN >= SEGMENT_BYTES_MIN);
+const _: () = assert!(METADATA_SEGMENT_BYTES_MIN as u64 >= BATCH_BYTES_MAX as u64 / 8);
+const _: () = assert!(METADATA_MAX_IDLE_INTERVAL_MS_DEFAULT < RAFT_FETCH_TIMEOUT_MS);
+
 // ---- Cross-module relations ----
 
 // A batch the Raft core accepts must be one the log accepts, and vice versa.

@@ -6,6 +6,7 @@
 //! described in `DESIGN.md`; each module's `//!` header says what it owns.
 //!
 //! - [`constants`]: every limit and default, with the reason for its value.
+//! - [`config`]: the node's `server.properties`, parsed and validated before anything runs.
 //! - [`protocol`]: the Kafka wire protocol (framing, primitive types, every message keel
 //!   speaks, generated from the schemas in `protocol-spec/schemas/`). Pure.
 //! - [`storage`]: the on-disk engine: preallocated, memory-mapped, CRC-checked segment log
@@ -15,6 +16,7 @@
 //! - [`server`]: the network edge (mio): inbound connections and outbound peer links.
 //! - `sim` (feature `sim`): the whole-cluster deterministic fault simulator that checks `raft`.
 
+pub mod config;
 pub mod constants;
 pub mod protocol;
 pub mod raft;

@@ -1,0 +1,845 @@
+//! Node configuration: a Kafka-style `server.properties` file, parsed and validated in full
+//! before anything touches the disk.
+//!
+//! Keys are Kafka's names where Kafka has one, with Kafka's defaults unless `constants.rs` gives
+//! keel's reason to differ. Every problem is one [`ConfigError`] naming the key (and the line)
+//! and what is wrong with it; an unknown key is an error too, so a typo never silently falls
+//! back to a default. Parsing is pure: [`Config::parse`] takes the file's text.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+
+use crate::constants::{
+    CONFIG_FILE_BYTES_MAX, METADATA_MAX_IDLE_INTERVAL_MS_DEFAULT, METADATA_SEGMENT_BYTES_MIN,
+    RAFT_APPEND_LINGER_MS, RAFT_ELECTION_BACKOFF_MAX_MS, RAFT_ELECTION_TIMEOUT_MS,
+    RAFT_FETCH_TIMEOUT_MS, RAFT_MAX_VOTERS, RAFT_REQUEST_TIMEOUT_MS, RAFT_RETRY_BACKOFF_MS,
+    SEGMENT_BYTES_DEFAULT, SEGMENT_BYTES_MAX, SOCKET_REQUEST_BYTES_MAX_DEFAULT, TIMEOUT_MS_MAX,
+};
+
+/// One problem with the configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The key at fault, if the problem is about one key.
+    pub key: Option<String>,
+    /// The 1-based line of the file, if known.
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.key, self.line) {
+            (Some(key), Some(line)) => write!(f, "line {line}: {key}: {}", self.message),
+            (Some(key), None) => write!(f, "{key}: {}", self.message),
+            (None, Some(line)) => write!(f, "line {line}: {}", self.message),
+            (None, None) => write!(f, "{}", self.message),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn error(key: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        key: Some(key.to_owned()),
+        line: None,
+        message: message.into(),
+    }
+}
+
+/// The roles a node plays (`process.roles`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Roles {
+    pub controller: bool,
+    pub broker: bool,
+}
+
+/// One entry of `controller.quorum.voters`: `id@host:port`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VoterAddress {
+    pub id: u32,
+    pub host: String,
+    pub port: u16,
+}
+
+impl VoterAddress {
+    /// Resolves the address (DNS if the host is a name). Done once at start-up, not in the event
+    /// loop, because resolution blocks.
+    pub fn resolve(&self) -> std::io::Result<SocketAddr> {
+        (self.host.as_str(), self.port)
+            .to_socket_addrs()?
+            .next()
+            .ok_or_else(|| {
+                std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    format!("{} has no address", self.host),
+                )
+            })
+    }
+}
+
+/// One entry of `listeners`: `NAME://host:port`. An empty host binds every interface.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listener {
+    pub name: String,
+    pub host: String,
+    pub port: u16,
+}
+
+impl Listener {
+    /// The address to bind: the host if it is an IP literal, every interface if it is empty,
+    /// else the name resolved once at start-up.
+    pub fn bind_address(&self) -> std::io::Result<SocketAddr> {
+        if self.host.is_empty() {
+            return Ok(SocketAddr::from(([0, 0, 0, 0], self.port)));
+        }
+        if let Ok(ip) = self
+            .host
+            .trim_matches(|c| c == '[' || c == ']')
+            .parse::<IpAddr>()
+        {
+            return Ok(SocketAddr::new(ip, self.port));
+        }
+        VoterAddress {
+            id: 0,
+            host: self.host.clone(),
+            port: self.port,
+        }
+        .resolve()
+    }
+}
+
+/// A validated node configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub roles: Roles,
+    pub node_id: u32,
+    pub voters: Vec<VoterAddress>,
+    pub listeners: Vec<Listener>,
+    pub controller_listener_names: Vec<String>,
+    pub metadata_log_dir: PathBuf,
+    pub election_timeout_ms: u64,
+    pub election_backoff_max_ms: u64,
+    pub fetch_timeout_ms: u64,
+    pub request_timeout_ms: u64,
+    pub retry_backoff_ms: u64,
+    pub append_linger_ms: u64,
+    pub segment_bytes: u32,
+    /// How often the active controller writes a NoOp record; 0 turns it off.
+    pub max_idle_interval_ms: u64,
+    pub socket_request_max_bytes: u32,
+}
+
+/// The keys keel understands, with a one-line description (for error messages and docs).
+pub const KEYS: &[(&str, &str)] = &[
+    ("process.roles", "roles of this node: controller"),
+    ("node.id", "this node's id, unique in the cluster"),
+    (
+        "controller.quorum.voters",
+        "the voters: id@host:port,id@host:port,...",
+    ),
+    ("listeners", "listeners to bind: NAME://host:port,..."),
+    (
+        "controller.listener.names",
+        "names of the listeners that serve the quorum",
+    ),
+    ("metadata.log.dir", "directory of the metadata log"),
+    (
+        "log.dirs",
+        "data directories; the first holds the metadata log if metadata.log.dir is unset",
+    ),
+    (
+        "controller.quorum.election.timeout.ms",
+        "base election timeout",
+    ),
+    (
+        "controller.quorum.election.backoff.max.ms",
+        "largest backoff after a lost election",
+    ),
+    (
+        "controller.quorum.fetch.timeout.ms",
+        "follower's leader-liveness timeout",
+    ),
+    (
+        "controller.quorum.request.timeout.ms",
+        "timeout of one quorum request",
+    ),
+    (
+        "controller.quorum.retry.backoff.ms",
+        "wait before retrying a failed quorum request",
+    ),
+    (
+        "controller.quorum.append.linger.ms",
+        "how long the leader gathers appends before a flush",
+    ),
+    (
+        "metadata.log.segment.bytes",
+        "size of one metadata log segment file",
+    ),
+    (
+        "metadata.max.idle.interval.ms",
+        "interval of the active controller's NoOp record (0: off)",
+    ),
+    ("socket.request.max.bytes", "largest request frame accepted"),
+];
+
+/// Parses Java-properties text into (key, value, line) in file order. Supports `=`, `:` and
+/// whitespace separators, `#`/`!` comments, backslash line continuations and the escapes
+/// `\t \n \r \f \\ \= \: \#  \!` and `\uXXXX`.
+pub fn parse_properties(text: &str) -> Result<Vec<(String, String, usize)>, ConfigError> {
+    let mut entries = Vec::new();
+    let mut lines = text.lines().enumerate().peekable();
+    while let Some((index, first)) = lines.next() {
+        let line_no = index + 1;
+        let mut logical = first.trim_start().to_owned();
+        if logical.is_empty() || logical.starts_with('#') || logical.starts_with('!') {
+            continue;
+        }
+        while ends_with_continuation(&logical) {
+            logical.pop();
+            match lines.next() {
+                Some((_, next)) => logical.push_str(next.trim_start()),
+                None => break,
+            }
+        }
+        let (raw_key, raw_value) = split_key_value(&logical);
+        let key = unescape(raw_key).map_err(|m| ConfigError {
+            key: None,
+            line: Some(line_no),
+            message: m,
+        })?;
+        let value = unescape(raw_value).map_err(|m| ConfigError {
+            key: Some(key.clone()),
+            line: Some(line_no),
+            message: m,
+        })?;
+        entries.push((key, value.trim_end().to_owned(), line_no));
+    }
+    Ok(entries)
+}
+
+/// A line continues when it ends in an odd number of backslashes.
+fn ends_with_continuation(line: &str) -> bool {
+    line.bytes().rev().take_while(|&b| b == b'\\').count() % 2 == 1
+}
+
+fn split_key_value(line: &str) -> (&str, &str) {
+    let bytes = line.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 2,
+            b'=' | b':' | b' ' | b'\t' => break,
+            _ => i += 1,
+        }
+    }
+    let key_end = i.min(bytes.len());
+    let mut rest = line[key_end..].trim_start_matches([' ', '\t']);
+    if let Some(stripped) = rest.strip_prefix(['=', ':']) {
+        rest = stripped.trim_start_matches([' ', '\t']);
+    }
+    (&line[..key_end], rest)
+}
+
+fn unescape(raw: &str) -> Result<String, String> {
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('t') => out.push('\t'),
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some('f') => out.push('\u{c}'),
+            Some('u') => {
+                let hex: String = chars.by_ref().take(4).collect();
+                let code = u32::from_str_radix(&hex, 16)
+                    .ok()
+                    .filter(|_| hex.len() == 4)
+                    .and_then(char::from_u32)
+                    .ok_or_else(|| format!("bad escape \\u{hex}"))?;
+                out.push(code);
+            }
+            Some(other) => out.push(other),
+            None => {}
+        }
+    }
+    Ok(out)
+}
+
+fn parse_u64(key: &str, value: &str, min: u64, max: u64) -> Result<u64, ConfigError> {
+    let number: u64 = value
+        .parse()
+        .map_err(|_| error(key, format!("{value:?} is not a non-negative integer")))?;
+    if number < min || number > max {
+        return Err(error(
+            key,
+            format!("{number} is outside the allowed range {min}..={max}"),
+        ));
+    }
+    Ok(number)
+}
+
+fn parse_port(key: &str, text: &str, entry: &str) -> Result<u16, ConfigError> {
+    text.parse::<u16>()
+        .ok()
+        .filter(|&port| port > 0)
+        .ok_or_else(|| error(key, format!("{entry:?} has no valid port (1-65535)")))
+}
+
+/// Splits `host:port`, with `[v6]:port` for IPv6 literals.
+fn split_host_port<'a>(key: &str, text: &'a str) -> Result<(&'a str, &'a str), ConfigError> {
+    let colon = if text.starts_with('[') {
+        text.find("]:").map(|i| i + 1)
+    } else {
+        text.rfind(':')
+    };
+    let colon = colon.ok_or_else(|| error(key, format!("{text:?} is not host:port")))?;
+    Ok((&text[..colon], &text[colon + 1..]))
+}
+
+fn parse_voters(value: &str) -> Result<Vec<VoterAddress>, ConfigError> {
+    const KEY: &str = "controller.quorum.voters";
+    let mut voters: Vec<VoterAddress> = Vec::new();
+    for entry in value.split(',').map(str::trim) {
+        let (id, address) = entry
+            .split_once('@')
+            .ok_or_else(|| error(KEY, format!("{entry:?} is not id@host:port")))?;
+        let id: u32 = id
+            .parse()
+            .ok()
+            .filter(|&id| id <= i32::MAX as u32)
+            .ok_or_else(|| error(KEY, format!("{entry:?} has no valid node id")))?;
+        let (host, port) = split_host_port(KEY, address)?;
+        if host.is_empty() {
+            return Err(error(KEY, format!("{entry:?} has no host")));
+        }
+        let port = parse_port(KEY, port, entry)?;
+        if voters.iter().any(|v| v.id == id) {
+            return Err(error(KEY, format!("node id {id} appears twice")));
+        }
+        voters.push(VoterAddress {
+            id,
+            host: host.to_owned(),
+            port,
+        });
+    }
+    if voters.len() > RAFT_MAX_VOTERS {
+        return Err(error(
+            KEY,
+            format!(
+                "{} voters; keel supports at most {RAFT_MAX_VOTERS}",
+                voters.len()
+            ),
+        ));
+    }
+    Ok(voters)
+}
+
+fn parse_listeners(value: &str) -> Result<Vec<Listener>, ConfigError> {
+    const KEY: &str = "listeners";
+    let mut listeners: Vec<Listener> = Vec::new();
+    for entry in value.split(',').map(str::trim) {
+        let (name, address) = entry
+            .split_once("://")
+            .ok_or_else(|| error(KEY, format!("{entry:?} is not NAME://host:port")))?;
+        let valid_name = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if !valid_name {
+            return Err(error(
+                KEY,
+                format!("{name:?} is not a listener name (letters, digits, _ and -)"),
+            ));
+        }
+        let (host, port) = split_host_port(KEY, address)?;
+        let port = parse_port(KEY, port, entry)?;
+        let name = name.to_ascii_uppercase();
+        if listeners.iter().any(|l| l.name == name) {
+            return Err(error(KEY, format!("listener name {name} appears twice")));
+        }
+        listeners.push(Listener {
+            name,
+            host: host.to_owned(),
+            port,
+        });
+    }
+    Ok(listeners)
+}
+
+impl Config {
+    /// Reads and validates a properties file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let not_readable = |message: String| ConfigError {
+            key: None,
+            line: None,
+            message,
+        };
+        let metadata = std::fs::metadata(path)
+            .map_err(|e| not_readable(format!("cannot read {}: {e}", path.display())))?;
+        if metadata.len() > CONFIG_FILE_BYTES_MAX {
+            return Err(not_readable(format!(
+                "{} is {} bytes, larger than any configuration file ({CONFIG_FILE_BYTES_MAX})",
+                path.display(),
+                metadata.len()
+            )));
+        }
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| not_readable(format!("cannot read {}: {e}", path.display())))?;
+        Config::parse(&text)
+    }
+
+    /// Validates properties text.
+    pub fn parse(text: &str) -> Result<Config, ConfigError> {
+        let mut values: BTreeMap<String, (String, usize)> = BTreeMap::new();
+        for (key, value, line) in parse_properties(text)? {
+            if !KEYS.iter().any(|(known, _)| *known == key) {
+                return Err(ConfigError {
+                    key: Some(key.clone()),
+                    line: Some(line),
+                    message: "unknown key (keel's keys are listed in docs/operations.md)".into(),
+                });
+            }
+            if let Some((_, first_line)) = values.get(&key) {
+                return Err(ConfigError {
+                    key: Some(key.clone()),
+                    line: Some(line),
+                    message: format!("set twice (first on line {first_line})"),
+                });
+            }
+            values.insert(key, (value, line));
+        }
+        let line_of = |key: &str| values.get(key).map(|(_, line)| *line);
+        fn located<T>(
+            line: Option<usize>,
+            result: Result<T, ConfigError>,
+        ) -> Result<T, ConfigError> {
+            result.map_err(|mut e| {
+                e.line = e.line.or(line);
+                e
+            })
+        }
+        let get = |key: &str| values.get(key).map(|(value, _)| value.as_str());
+        let require = |key: &str| get(key).ok_or_else(|| error(key, "is required"));
+
+        let roles = located(
+            line_of("process.roles"),
+            parse_roles(require("process.roles")?),
+        )?;
+        let node_id = located(
+            line_of("node.id"),
+            parse_u64("node.id", require("node.id")?, 0, i32::MAX as u64),
+        )? as u32;
+        let voters = located(
+            line_of("controller.quorum.voters"),
+            parse_voters(require("controller.quorum.voters")?),
+        )?;
+        if roles.controller && !voters.iter().any(|v| v.id == node_id) {
+            return Err(error(
+                "controller.quorum.voters",
+                format!("this node (node.id={node_id}) is a controller but not one of the voters"),
+            ));
+        }
+        let listeners = located(line_of("listeners"), parse_listeners(require("listeners")?))?;
+        let controller_listener_names: Vec<String> = require("controller.listener.names")?
+            .split(',')
+            .map(|name| name.trim().to_ascii_uppercase())
+            .collect();
+        for name in &controller_listener_names {
+            if !listeners.iter().any(|l| &l.name == name) {
+                return located(
+                    line_of("controller.listener.names"),
+                    Err(error(
+                        "controller.listener.names",
+                        format!("{name} is not one of the listeners"),
+                    )),
+                );
+            }
+        }
+        let first_log_dir = get("log.dirs")
+            .and_then(|dirs| dirs.split(',').next())
+            .map(str::trim);
+        let metadata_log_dir = match get("metadata.log.dir")
+            .or(first_log_dir)
+            .filter(|d| !d.is_empty())
+        {
+            Some(dir) => PathBuf::from(dir),
+            None => return Err(error("metadata.log.dir", "is required (or log.dirs)")),
+        };
+        let duration = |key: &str, default: u64, min: u64| -> Result<u64, ConfigError> {
+            match get(key) {
+                None => Ok(default),
+                Some(value) => located(line_of(key), parse_u64(key, value, min, TIMEOUT_MS_MAX)),
+            }
+        };
+        let election_timeout_ms = duration(
+            "controller.quorum.election.timeout.ms",
+            RAFT_ELECTION_TIMEOUT_MS,
+            1,
+        )?;
+        let fetch_timeout_ms = duration(
+            "controller.quorum.fetch.timeout.ms",
+            RAFT_FETCH_TIMEOUT_MS,
+            1,
+        )?;
+        let config = Config {
+            roles,
+            node_id,
+            voters,
+            listeners,
+            controller_listener_names,
+            metadata_log_dir,
+            election_timeout_ms,
+            election_backoff_max_ms: duration(
+                "controller.quorum.election.backoff.max.ms",
+                RAFT_ELECTION_BACKOFF_MAX_MS,
+                1,
+            )?,
+            fetch_timeout_ms,
+            request_timeout_ms: duration(
+                "controller.quorum.request.timeout.ms",
+                RAFT_REQUEST_TIMEOUT_MS,
+                1,
+            )?,
+            retry_backoff_ms: duration(
+                "controller.quorum.retry.backoff.ms",
+                RAFT_RETRY_BACKOFF_MS,
+                1,
+            )?,
+            append_linger_ms: duration(
+                "controller.quorum.append.linger.ms",
+                RAFT_APPEND_LINGER_MS,
+                0,
+            )?,
+            segment_bytes: match get("metadata.log.segment.bytes") {
+                None => SEGMENT_BYTES_DEFAULT,
+                Some(value) => located(
+                    line_of("metadata.log.segment.bytes"),
+                    parse_u64(
+                        "metadata.log.segment.bytes",
+                        value,
+                        u64::from(METADATA_SEGMENT_BYTES_MIN),
+                        u64::from(SEGMENT_BYTES_MAX),
+                    ),
+                )? as u32,
+            },
+            max_idle_interval_ms: duration(
+                "metadata.max.idle.interval.ms",
+                METADATA_MAX_IDLE_INTERVAL_MS_DEFAULT,
+                0,
+            )?,
+            socket_request_max_bytes: match get("socket.request.max.bytes") {
+                None => SOCKET_REQUEST_BYTES_MAX_DEFAULT,
+                Some(value) => located(
+                    line_of("socket.request.max.bytes"),
+                    parse_u64("socket.request.max.bytes", value, 1024, i32::MAX as u64),
+                )? as u32,
+            },
+        };
+        if config.max_idle_interval_ms != 0
+            && config.max_idle_interval_ms >= config.fetch_timeout_ms
+        {
+            return Err(error(
+                "metadata.max.idle.interval.ms",
+                format!(
+                    "{} must be below controller.quorum.fetch.timeout.ms ({}) or 0, else an idle quorum looks dead",
+                    config.max_idle_interval_ms, config.fetch_timeout_ms
+                ),
+            ));
+        }
+        Ok(config)
+    }
+
+    /// This node's entry in the voter list, if it is a voter.
+    pub fn local_voter(&self) -> Option<&VoterAddress> {
+        self.voters.iter().find(|v| v.id == self.node_id)
+    }
+
+    /// The listeners that serve the quorum (and DescribeQuorum).
+    pub fn controller_listeners(&self) -> impl Iterator<Item = &Listener> {
+        self.listeners
+            .iter()
+            .filter(|l| self.controller_listener_names.contains(&l.name))
+    }
+}
+
+fn parse_roles(value: &str) -> Result<Roles, ConfigError> {
+    const KEY: &str = "process.roles";
+    let mut roles = Roles {
+        controller: false,
+        broker: false,
+    };
+    for role in value.split(',').map(str::trim) {
+        match role {
+            "controller" if !roles.controller => roles.controller = true,
+            "broker" if !roles.broker => roles.broker = true,
+            "controller" | "broker" => return Err(error(KEY, format!("{role} is listed twice"))),
+            other => {
+                return Err(error(
+                    KEY,
+                    format!("{other:?} is not a role (controller or broker)"),
+                ));
+            }
+        }
+    }
+    if roles.broker {
+        return Err(error(
+            KEY,
+            "the broker role is not implemented yet; this release runs controllers only (process.roles=controller)",
+        ));
+    }
+    Ok(roles)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = "\
+process.roles=controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:9093,2@127.0.0.1:9094,3@127.0.0.1:9095
+listeners=CONTROLLER://127.0.0.1:9093
+controller.listener.names=CONTROLLER
+metadata.log.dir=/var/lib/keel/meta
+";
+
+    fn with(extra: &str) -> Result<Config, ConfigError> {
+        Config::parse(&format!("{MINIMAL}{extra}\n"))
+    }
+
+    fn key_of(result: Result<Config, ConfigError>) -> String {
+        result.unwrap_err().key.unwrap()
+    }
+
+    #[test]
+    fn a_minimal_controller_config_gets_kafkas_defaults() {
+        let config = Config::parse(MINIMAL).unwrap();
+        assert_eq!(config.node_id, 1);
+        assert_eq!(config.voters.len(), 3);
+        assert_eq!(
+            config.voters[1],
+            VoterAddress {
+                id: 2,
+                host: "127.0.0.1".into(),
+                port: 9094
+            }
+        );
+        assert_eq!(config.local_voter().unwrap().port, 9093);
+        assert_eq!(config.controller_listeners().count(), 1);
+        assert_eq!(config.metadata_log_dir, PathBuf::from("/var/lib/keel/meta"));
+        assert_eq!(
+            (
+                config.election_timeout_ms,
+                config.fetch_timeout_ms,
+                config.append_linger_ms
+            ),
+            (1000, 2000, 25)
+        );
+        assert_eq!(config.max_idle_interval_ms, 500);
+        assert_eq!(config.socket_request_max_bytes, 100 * 1024 * 1024);
+    }
+
+    #[test]
+    fn properties_syntax_follows_java() {
+        let entries = parse_properties(
+            "# comment\n! also a comment\n  a = 1 \nb:2\nc 3\nd=x\\\n   y\ne=tab\\there\nf=\\u0041\ng=\n",
+        )
+        .unwrap();
+        let pairs: Vec<(&str, &str)> = entries
+            .iter()
+            .map(|(k, v, _)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                ("a", "1"),
+                ("b", "2"),
+                ("c", "3"),
+                ("d", "xy"),
+                ("e", "tab\there"),
+                ("f", "A"),
+                ("g", "")
+            ]
+        );
+        assert_eq!(
+            entries[3].2, 6,
+            "line numbers are the first line of a continued entry"
+        );
+    }
+
+    #[test]
+    fn every_required_key_is_named_when_missing() {
+        for key in [
+            "process.roles",
+            "node.id",
+            "controller.quorum.voters",
+            "listeners",
+            "controller.listener.names",
+        ] {
+            let text: String = MINIMAL
+                .lines()
+                .filter(|l| !l.starts_with(key))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            let err = Config::parse(&text).unwrap_err();
+            assert_eq!(err.key.as_deref(), Some(key), "{err}");
+            assert!(err.message.contains("required"), "{err}");
+        }
+        let text: String = MINIMAL
+            .lines()
+            .filter(|l| !l.starts_with("metadata.log.dir"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert_eq!(key_of(Config::parse(&text)), "metadata.log.dir");
+        let with_log_dirs = format!("{text}log.dirs=/data/a,/data/b\n");
+        assert_eq!(
+            Config::parse(&with_log_dirs).unwrap().metadata_log_dir,
+            PathBuf::from("/data/a")
+        );
+    }
+
+    #[test]
+    fn an_unknown_or_repeated_key_is_an_error_with_its_line() {
+        let err = with("num.network.threads=3").unwrap_err();
+        assert_eq!(
+            (err.key.as_deref(), err.line),
+            (Some("num.network.threads"), Some(7))
+        );
+        assert!(
+            err.to_string()
+                .starts_with("line 7: num.network.threads: unknown key"),
+            "{err}"
+        );
+        let err = with("node.id=2").unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("node.id"));
+        assert!(err.message.contains("first on line 2"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        for (extra, key) in [
+            (
+                "controller.quorum.fetch.timeout.ms=soon",
+                "controller.quorum.fetch.timeout.ms",
+            ),
+            (
+                "controller.quorum.election.timeout.ms=0",
+                "controller.quorum.election.timeout.ms",
+            ),
+            (
+                "controller.quorum.append.linger.ms=-5",
+                "controller.quorum.append.linger.ms",
+            ),
+            (
+                "metadata.log.segment.bytes=1000",
+                "metadata.log.segment.bytes",
+            ),
+            (
+                "metadata.log.segment.bytes=99999999999",
+                "metadata.log.segment.bytes",
+            ),
+            (
+                "socket.request.max.bytes=3000000000",
+                "socket.request.max.bytes",
+            ),
+            (
+                "metadata.max.idle.interval.ms=5000",
+                "metadata.max.idle.interval.ms",
+            ),
+        ] {
+            assert_eq!(key_of(with(extra)), key, "{extra}");
+        }
+        assert_eq!(
+            with("metadata.log.segment.bytes=1048576")
+                .unwrap()
+                .segment_bytes,
+            1 << 20,
+            "1 MiB is allowed"
+        );
+        assert_eq!(
+            with("metadata.max.idle.interval.ms=0")
+                .unwrap()
+                .max_idle_interval_ms,
+            0
+        );
+    }
+
+    #[test]
+    fn voters_and_listeners_are_checked() {
+        let replace = |from: &str, to: &str| Config::parse(&MINIMAL.replace(from, to));
+        for bad in [
+            "1@127.0.0.1",
+            "x@127.0.0.1:9093",
+            "1@:9093",
+            "1@127.0.0.1:0",
+            "1@h:1,1@h:2",
+            "1127.0.0.1:9093",
+        ] {
+            let err =
+                replace("1@127.0.0.1:9093,2@127.0.0.1:9094,3@127.0.0.1:9095", bad).unwrap_err();
+            assert_eq!(
+                err.key.as_deref(),
+                Some("controller.quorum.voters"),
+                "{bad}: {err}"
+            );
+        }
+        let err = replace("node.id=1", "node.id=4").unwrap_err();
+        assert!(err.message.contains("not one of the voters"), "{err}");
+        for bad in [
+            "127.0.0.1:9093",
+            "CONTROLLER://127.0.0.1",
+            "CONTROLLER://127.0.0.1:9093,CONTROLLER://:9094",
+            "C D://h:1",
+        ] {
+            let err = replace("CONTROLLER://127.0.0.1:9093", bad).unwrap_err();
+            assert_eq!(err.key.as_deref(), Some("listeners"), "{bad}: {err}");
+        }
+        let err = replace(
+            "controller.listener.names=CONTROLLER",
+            "controller.listener.names=PLAINTEXT",
+        )
+        .unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("controller.listener.names"));
+        let v6 = replace("CONTROLLER://127.0.0.1:9093", "CONTROLLER://[::1]:9093").unwrap();
+        assert_eq!(
+            v6.listeners[0].bind_address().unwrap(),
+            "[::1]:9093".parse().unwrap()
+        );
+        let all = replace("CONTROLLER://127.0.0.1:9093", "controller://:9093").unwrap();
+        assert_eq!(all.listeners[0].name, "CONTROLLER");
+        assert_eq!(
+            all.listeners[0].bind_address().unwrap(),
+            "0.0.0.0:9093".parse().unwrap()
+        );
+    }
+
+    #[test]
+    fn the_shipped_example_config_is_valid() {
+        let text = include_str!("../config/controller.properties");
+        let config = Config::parse(text).unwrap();
+        assert_eq!(config.node_id, 1);
+        assert_eq!(config.local_voter().unwrap().port, config.listeners[0].port);
+    }
+
+    #[test]
+    fn roles_are_checked_and_the_broker_role_says_it_is_not_there_yet() {
+        let err = Config::parse(&MINIMAL.replace(
+            "process.roles=controller",
+            "process.roles=broker,controller",
+        ))
+        .unwrap_err();
+        assert!(err.message.contains("not implemented yet"), "{err}");
+        let err =
+            Config::parse(&MINIMAL.replace("process.roles=controller", "process.roles=leader"))
+                .unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("process.roles"));
+        assert_eq!(err.line, Some(1));
+    }
+}
