@@ -665,7 +665,7 @@ fn api_name(schema: &Schema) -> String {
     let suffix = match schema.kind {
         SchemaKind::Request => "Request",
         SchemaKind::Response => "Response",
-        SchemaKind::Header => return schema.name.clone(),
+        SchemaKind::Header | SchemaKind::Data | SchemaKind::Metadata => return schema.name.clone(),
     };
     schema
         .name
@@ -734,7 +734,11 @@ Self::decode_body(reader, version).map_err(|e| e.in_message({name:?}))
         valid.lo, valid.hi
     )
     .unwrap();
-    if schema.kind != SchemaKind::Header {
+    if schema.kind == SchemaKind::Metadata {
+        let key = schema.api_key.expect("validated");
+        writeln!(out, "impl {name} {{\n/// The record type in the metadata log's record frame.\npub const RECORD_TYPE: u16 = {key};\n}}").unwrap();
+    }
+    if matches!(schema.kind, SchemaKind::Request | SchemaKind::Response) {
         writeln!(out, "impl ApiMessage for {name} {{\nconst API_KEY: crate::protocol::ApiKey = crate::protocol::ApiKey::{};\n}}", api_name(schema)).unwrap();
     }
     writeln!(out, "}}\npub use {module}::{name};\n").unwrap();
@@ -756,6 +760,10 @@ pub fn field_tables(schema: &Schema) -> String {
             .unwrap();
         } else {
             writeln!(out, "`{}`:\n", def.name).unwrap();
+        }
+        if def.fields.is_empty() {
+            out.push_str("No fields: the body is only its tagged-field section.\n\n");
+            continue;
         }
         out.push_str("| Field | Type | Versions | Nullable | Tag | Default | Meaning |\n|---|---|---|---|---|---|---|\n");
         for field in &def.fields {

@@ -222,6 +222,10 @@ pub enum SchemaKind {
     Request,
     Response,
     Header,
+    /// A structure stored rather than sent (Kafka's `data`), e.g. a control record body.
+    Data,
+    /// A metadata log record; its `apiKey` is the record type (Kafka's `metadata`).
+    Metadata,
 }
 
 #[derive(Debug, Clone)]
@@ -304,6 +308,8 @@ pub fn parse(file: &str, text: &str) -> Result<Schema, String> {
         "request" => SchemaKind::Request,
         "response" => SchemaKind::Response,
         "header" => SchemaKind::Header,
+        "data" => SchemaKind::Data,
+        "metadata" => SchemaKind::Metadata,
         other => return Err(format!("{context}: unknown type {other:?}")),
     };
     let api_key = match obj.get("apiKey") {
@@ -314,9 +320,13 @@ pub fn parse(file: &str, text: &str) -> Result<Schema, String> {
                 .ok_or_else(|| format!("{context}: apiKey must be an int16"))?,
         ),
     };
-    if (kind == SchemaKind::Header) != api_key.is_none() {
+    let keyed = matches!(
+        kind,
+        SchemaKind::Request | SchemaKind::Response | SchemaKind::Metadata
+    );
+    if keyed == api_key.is_none() {
         return Err(format!(
-            "{context}: requests and responses have an apiKey, headers do not"
+            "{context}: requests, responses and metadata records have an apiKey, headers and data do not"
         ));
     }
     let valid_versions = Versions::parse(string_of(obj, "validVersions", &context)?)?;

@@ -12,12 +12,14 @@
 //! - [`storage`]: the on-disk engine: preallocated, memory-mapped, CRC-checked segment log
 //!   with sparse indexes, epoch history, snapshots, quorum-state and meta.properties files,
 //!   and recovery that tells a torn tail from corruption. Files and bytes only.
+//! - [`metadata`]: the records of the metadata log and their frame. Pure.
 //! - [`raft`]: the consensus core, KRaft-style; pure and deterministic, events in, actions out.
 //! - [`server`]: the network edge (mio): inbound connections and outbound peer links.
 //! - `sim` (feature `sim`): the whole-cluster deterministic fault simulator that checks `raft`.
 
 pub mod config;
 pub mod constants;
+pub mod metadata;
 pub mod protocol;
 pub mod raft;
 pub mod server;
