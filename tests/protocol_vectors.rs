@@ -593,3 +593,35 @@ fn describe_quorum_vectors_match_kafkas_own_schema() {
     assert_eq!(voter.last_fetch_timestamp, -1);
     assert_eq!(response.error_message.as_deref(), Some(""));
 }
+
+#[test]
+fn describe_cluster_vectors_match_kafkas_own_schema() {
+    let (_, _, body) = request_of("describe-cluster-v1-request");
+    assert_eq!(
+        body,
+        RequestBody::DescribeCluster(DescribeClusterRequest {
+            include_cluster_authorized_operations: false,
+            endpoint_type: 2,
+            ..Default::default()
+        })
+    );
+    let (_, body) = response_of("describe-cluster-v1-response");
+    let broker = |broker_id, port| describe_cluster_response::DescribeClusterBroker {
+        broker_id,
+        host: "127.0.0.1".into(),
+        port,
+        rack: None,
+        ..Default::default()
+    };
+    assert_eq!(
+        body,
+        ResponseBody::DescribeCluster(DescribeClusterResponse {
+            endpoint_type: 2,
+            cluster_id: CLUSTER.into(),
+            controller_id: 2,
+            brokers: vec![broker(1, 9093), broker(2, 9094)],
+            cluster_authorized_operations: i32::MIN,
+            ..Default::default()
+        })
+    );
+}

@@ -26,7 +26,8 @@ import uuid
 
 import kafka
 from kafka.protocol.api_message import ApiMessage
-from kafka.protocol.admin.cluster import DescribeQuorumRequest, DescribeQuorumResponse
+from kafka.protocol.admin.cluster import (DescribeClusterRequest, DescribeClusterResponse,
+                                         DescribeQuorumRequest, DescribeQuorumResponse)
 from kafka.protocol.consumer.fetch import FetchRequest, FetchResponse
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -220,3 +221,15 @@ write("describe-quorum-v0-response", DescribeQuorumResponse, 0, {
         "current_voters": [{"replica_id": 1, "log_end_offset": 1235}],
         "observers": []}]}],
 }, "the v0 shape older kafka-metadata-quorum.sh versions read; " + KAFKA_SCHEMA, 19)
+
+write("describe-cluster-v1-request", DescribeClusterRequest, 1, {
+    "include_cluster_authorized_operations": False, "endpoint_type": 2,
+}, "what kafka-metadata-quorum.sh --bootstrap-controller asks; " + KAFKA_SCHEMA, 20, client_id="adminclient-1")
+
+write("describe-cluster-v1-response", DescribeClusterResponse, 1, {
+    "throttle_time_ms": 0, "error_code": 0, "error_message": None, "endpoint_type": 2,
+    "cluster_id": CLUSTER, "controller_id": 2,
+    "brokers": [{"broker_id": 1, "host": "127.0.0.1", "port": 9093, "rack": None},
+                {"broker_id": 2, "host": "127.0.0.1", "port": 9094, "rack": None}],
+    "authorized_operations": None,  # kafka-python writes INT32_MIN for "not requested"
+}, "a controller's answer; " + KAFKA_SCHEMA, 20)
