@@ -20,6 +20,14 @@
 //! update records, which is the same for all three. "seeks" counts write
 //! calls that do not start where the previous write ended (file or position change).
 //!
+//! Then roll latency: batches of `--roll-k` updates (default 1000) appended with one flush each
+//! to a log of small segments (`--roll-segment-mib`, default 8) until `--rolls` rolls
+//! (default 16) happened, once without and once with `Log::prepare_ahead` (one
+//! `ZERO_FILL_CHUNK_BYTES` step, untimed, as an idle event loop would) between appends. Every
+//! append call is timed on its own (a roll happens inside the append that does not fit), and
+//! the run reports the p50, p99 and worst append, the worst roll, and the worst
+//! `prepare_ahead` call. `--roll-only` runs just this part.
+//!
 //! Then a recovery scan: a log of `--recovery-mib` (default 1024) of batches is written and
 //! flushed, closed, and opened again; opening scans and CRC-checks every byte.
 //!
@@ -41,6 +49,10 @@ struct Args {
     value_bytes: usize,
     budget: Duration,
     recovery_mib: u64,
+    roll_k: u64,
+    roll_segment_mib: u32,
+    rolls: usize,
+    roll_only: bool,
 }
 
 fn parse_args() -> Args {
@@ -51,6 +63,10 @@ fn parse_args() -> Args {
         value_bytes: 100,
         budget: Duration::from_millis(3000),
         recovery_mib: 1024,
+        roll_k: 1000,
+        roll_segment_mib: 8,
+        rolls: 16,
+        roll_only: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -67,6 +83,12 @@ fn parse_args() -> Args {
                 args.budget = Duration::from_millis(value().parse().expect("--budget-ms N"))
             }
             "--recovery-mib" => args.recovery_mib = value().parse().expect("--recovery-mib N"),
+            "--roll-k" => args.roll_k = value().parse().expect("--roll-k N"),
+            "--roll-segment-mib" => {
+                args.roll_segment_mib = value().parse().expect("--roll-segment-mib N")
+            }
+            "--rolls" => args.rolls = value().parse().expect("--rolls N"),
+            "--roll-only" => args.roll_only = true,
             // cargo bench passes --bench; other harness flags are ignored too.
             _ => {}
         }
@@ -339,9 +361,145 @@ fn run_recovery(args: &Args) -> (u64, f64) {
     (scanned, seconds)
 }
 
+/// Latencies of one roll-latency run, in microseconds.
+struct RollLatency {
+    appends: usize,
+    rolls: usize,
+    batch_bytes: u64,
+    append_p50_us: f64,
+    append_p99_us: f64,
+    append_max_us: f64,
+    roll_max_us: f64,
+    flush_p99_us: f64,
+    prepare_max_us: f64,
+    prepare_bytes: u64,
+}
+
+/// Value at quantile `q` of `sorted` (nearest rank).
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+/// Appends `--roll-k`-update batches, one flush each, to a log of `--roll-segment-mib`
+/// segments until `--rolls` rolls happened; times every append on its own. With `prepare`,
+/// calls `Log::prepare_ahead` with one zero-fill step after each flush (timed separately).
+fn run_roll_latency(args: &Args, prepare: bool) -> RollLatency {
+    let dir = fresh_dir(&args.dir.join(format!("roll-prepare-{prepare}")));
+    let segment_bytes = args.roll_segment_mib * 1024 * 1024;
+    let config = LogConfig {
+        segment_bytes,
+        // Small segments must still hold the largest batch.
+        batch_bytes_max: (segment_bytes / 2).min(LogConfig::default().batch_bytes_max),
+        ..LogConfig::default()
+    };
+    let mut log = Log::open(&dir, config).unwrap();
+    let mut updates = Updates::new(args.keys, args.value_bytes);
+    let mut records: Vec<Vec<u8>> = (0..args.roll_k).map(|_| Vec::new()).collect();
+    let (mut appends, mut rolls, mut flushes) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut prepare_max, mut prepare_bytes, mut batch_bytes) = (Duration::ZERO, 0u64, 0u64);
+    while rolls.len() < args.rolls {
+        for record in records.iter_mut() {
+            updates.next(record);
+        }
+        let refs: Vec<&[u8]> = records.iter().map(|r| r.as_slice()).collect();
+        batch_bytes = keel::storage::batch::encoded_batch_bytes(&refs);
+        let segments_before = log.segment_count();
+        let start = Instant::now();
+        log.append(1, 0, false, &refs).unwrap();
+        let append = start.elapsed();
+        let start = Instant::now();
+        log.flush().unwrap();
+        flushes.push(start.elapsed().as_secs_f64() * 1e6);
+        appends.push(append.as_secs_f64() * 1e6);
+        if log.segment_count() != segments_before {
+            rolls.push(append.as_secs_f64() * 1e6);
+        }
+        if prepare {
+            let start = Instant::now();
+            prepare_bytes += prepare_step(&mut log);
+            prepare_max = prepare_max.max(start.elapsed());
+        }
+    }
+    drop(log);
+    std::fs::remove_dir_all(&dir).unwrap();
+    let count = appends.len();
+    appends.sort_by(f64::total_cmp);
+    flushes.sort_by(f64::total_cmp);
+    RollLatency {
+        appends: count,
+        rolls: rolls.len(),
+        batch_bytes,
+        append_p50_us: quantile(&appends, 0.50),
+        append_p99_us: quantile(&appends, 0.99),
+        append_max_us: quantile(&appends, 1.0),
+        roll_max_us: rolls.iter().copied().fold(0.0, f64::max),
+        flush_p99_us: quantile(&flushes, 0.99),
+        prepare_max_us: prepare_max.as_secs_f64() * 1e6,
+        prepare_bytes,
+    }
+}
+
+/// One idle-time preparation step, as the node's event loop makes when it has nothing to do.
+fn prepare_step(log: &mut Log) -> u64 {
+    log.prepare_ahead(u64::from(keel::constants::ZERO_FILL_CHUNK_BYTES))
+        .unwrap()
+}
+
+fn print_roll_latency(args: &Args) {
+    let without = run_roll_latency(args, false);
+    let with = run_roll_latency(args, true);
+    println!(
+        "roll latency: {} MiB segments, {}-update batches of {} bytes, one flush each, {} rolls per run",
+        args.roll_segment_mib, args.roll_k, with.batch_bytes, args.rolls
+    );
+    for (name, run) in [
+        ("without prepare_ahead", &without),
+        ("with prepare_ahead", &with),
+    ] {
+        println!(
+            "  {name:<22} appends {:>5} rolls {:>3}  append p50 {:>8.0} us  p99 {:>8.0} us  max {:>9.0} us  \
+             roll max {:>8.2} ms  flush p99 {:>8.0} us  prepare_ahead max {:>7.2} ms ({} MiB zeroed)",
+            run.appends,
+            run.rolls,
+            run.append_p50_us,
+            run.append_p99_us,
+            run.append_max_us,
+            run.roll_max_us / 1e3,
+            run.flush_p99_us,
+            run.prepare_max_us / 1e3,
+            run.prepare_bytes / (1024 * 1024)
+        );
+    }
+    println!(
+        "append_p99_us_without_prepare: {:.0}",
+        without.append_p99_us
+    );
+    println!(
+        "append_max_us_without_prepare: {:.0}",
+        without.append_max_us
+    );
+    println!(
+        "roll_max_ms_without_prepare: {:.2}",
+        without.roll_max_us / 1e3
+    );
+    println!("append_p99_us: {:.0}", with.append_p99_us);
+    println!("append_max_us: {:.0}", with.append_max_us);
+    println!("roll_max_ms: {:.2}", with.roll_max_us / 1e3);
+    println!("prepare_ahead_max_ms: {:.2}", with.prepare_max_us / 1e3);
+}
+
 fn main() {
     let args = parse_args();
     std::fs::create_dir_all(&args.dir).unwrap();
+    if args.roll_only {
+        print_roll_latency(&args);
+        let _ = std::fs::remove_dir_all(&args.dir);
+        return;
+    }
     let default_mode = LogConfig::default().write_mode;
     println!(
         "storage benchmark in {}: {} updates of {}-byte values over {} keys (record = 12-byte key + value, \
@@ -387,6 +545,7 @@ fn main() {
             keel.mb_per_s() / raw.mb_per_s()
         );
     }
+    print_roll_latency(&args);
     let (scanned, seconds) = run_recovery(&args);
     println!(
         "recovery scan: opened a log of {} bytes ({} MiB of batches, page cache warm) in {:.3} s",

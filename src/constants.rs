@@ -32,10 +32,12 @@ pub const BATCH_BYTES_MAX: u32 = 8 * 1024 * 1024;
 /// (`MAX_RECORDS_PER_BATCH`); a larger bound would only let a corrupt count claim more work.
 pub const BATCH_RECORDS_MAX: u32 = 10_000;
 
-/// Default size of one segment file, preallocated in full when the segment is created. 64 MiB
-/// is what etcd's WAL and HashiCorp's raft-wal preallocate: large enough that rolls (which cost
-/// a flush and a directory fsync) are rare, small enough that the whole metadata log (Kafka's
-/// soft retention is 100 MiB) is a handful of files and preallocating one never stalls long.
+/// Default size of one segment file, whose blocks are reserved in full (`fallocate`) when the
+/// segment is created. 64 MiB is what etcd's WAL and HashiCorp's raft-wal preallocate: large
+/// enough that rolls (which cost a flush and a directory fsync) are rare, small enough that the
+/// whole metadata log (Kafka's soft retention is 100 MiB) is a handful of files. Zeros are not
+/// written in full at creation (that stalled the event loop for 70-330 ms per roll); see
+/// `ZERO_FILL_CHUNK_BYTES` and `PREPARE_AHEAD_BYTES_DEFAULT`.
 pub const SEGMENT_BYTES_DEFAULT: u32 = 64 * 1024 * 1024;
 
 /// Largest configurable segment. Positions inside a segment are stored as `u32` in the sparse
@@ -69,9 +71,21 @@ pub const EPOCH_HISTORY_ENTRIES_MAX: u32 = 1_000_000;
 /// or file descriptors at open.
 pub const SEGMENTS_MAX: u32 = 100_000;
 
-/// Bytes written per call when a new or re-extended segment is filled with zeros. 1 MiB is
-/// large enough for full sequential bandwidth and small enough to keep the buffer cheap.
+/// Default step of the zeroed frontier of a segment (`LogConfig::zero_fill_chunk_bytes`): a
+/// new or re-extended segment gets one chunk of real zeros, an append that would pass the
+/// frontier first zero-fills whole chunks up to it, and the idle-time `Log::prepare_ahead`
+/// works toward chunk boundaries. It bounds what one append can wait for zeros when idle
+/// preparation fell behind: 1 MiB is ~0.3-1 ms of writing into the page cache here, and large
+/// enough that the flush after it converts a whole chunk of extents in one journal commit.
+/// Also the largest single zero write (and buffer) the storage engine makes.
 pub const ZERO_FILL_CHUNK_BYTES: u32 = 1024 * 1024;
+
+/// Default distance ahead of the write head that `Log::prepare_ahead` keeps zero-filled
+/// (`LogConfig::prepare_ahead_bytes`), and so also how close to the end of the active segment
+/// the head gets before the spare next segment is created. Equal to `BATCH_BYTES_MAX`, so that
+/// after one idle moment even a maximal batch lands entirely in zero-filled blocks and never
+/// waits for zeros or makes its flush commit an extent conversion.
+pub const PREPARE_AHEAD_BYTES_DEFAULT: u32 = 8 * 1024 * 1024;
 
 const _: () = assert!(SEGMENT_BYTES_MIN <= SEGMENT_BYTES_DEFAULT);
 const _: () = assert!(SEGMENT_BYTES_DEFAULT <= SEGMENT_BYTES_MAX);
@@ -80,6 +94,10 @@ const _: () = assert!((SEGMENT_BYTES_MAX as u64) < u32::MAX as u64);
 // The default segment must hold one maximal batch after its header.
 const _: () = assert!(BATCH_BYTES_MAX + 64 <= SEGMENT_BYTES_DEFAULT);
 const _: () = assert!(INDEX_INTERVAL_BYTES_DEFAULT > 0);
+const _: () = assert!(ZERO_FILL_CHUNK_BYTES > 0 && ZERO_FILL_CHUNK_BYTES <= SEGMENT_BYTES_MAX);
+const _: () = assert!(PREPARE_AHEAD_BYTES_DEFAULT >= BATCH_BYTES_MAX);
+const _: () = assert!(PREPARE_AHEAD_BYTES_DEFAULT <= SEGMENT_BYTES_MAX);
+
 // ---- Raft ----
 //
 // Timing defaults are Kafka's (`QuorumConfig`, `KafkaRaftClient`, `LeaderState`), so a keel

@@ -30,13 +30,24 @@ mod storage_crash {
     const SEGMENT_BYTES: u32 = 2048;
     const BATCH_BYTES_MAX: u32 = 1000;
 
-    fn config(write_mode: WriteMode) -> LogConfig {
+    /// The zero-fill step and preparation distance vary with the case: tiny chunks (appends
+    /// cross the zeroed frontier all the time), chunks larger than a segment, no preparation,
+    /// a window that reaches into the spare at once.
+    fn config(write_mode: WriteMode, case: u64) -> LogConfig {
+        let (zero_fill_chunk_bytes, prepare_ahead_bytes) = match case % 4 {
+            0 => (64, 500),
+            1 => (300, 3000),
+            2 => (1 << 20, 0),
+            _ => (700, 1500),
+        };
         LogConfig {
             segment_bytes: SEGMENT_BYTES,
             index_interval_bytes: 300,
             batch_bytes_max: BATCH_BYTES_MAX,
             write_mode,
             recovery_mode: RecoveryMode::Strict,
+            zero_fill_chunk_bytes,
+            prepare_ahead_bytes,
         }
     }
 
@@ -51,6 +62,9 @@ mod storage_crash {
             batches: Vec<Vec<Vec<u8>>>,
         },
         Flush,
+        PrepareAhead {
+            budget: u64,
+        },
         Roll,
         Truncate {
             fraction: f64,
@@ -74,6 +88,7 @@ mod storage_crash {
             2 => (any::<bool>(), prop::collection::vec(records(), 1..4))
                 .prop_map(|(epoch_bump, batches)| Op::FollowerAppend { epoch_bump, batches }),
             4 => Just(Op::Flush),
+            3 => (1u64..2500).prop_map(|budget| Op::PrepareAhead { budget }),
             1 => Just(Op::Roll),
             1 => (0.0..1.0f64).prop_map(|fraction| Op::Truncate { fraction }),
             1 => (0.0..1.0f64).prop_map(|fraction| Op::DeleteBefore { fraction }),
@@ -184,9 +199,8 @@ mod storage_crash {
     }
 
     /// Reopens after a crash and checks the log against the model; returns the reopened log.
-    fn reopen_and_check(dir: &Path, write_mode: WriteMode, model: &mut Model) -> Log {
-        let log = Log::open(dir, config(write_mode))
-            .unwrap_or_else(|e| panic!("crash image refused: {e}"));
+    fn reopen_and_check(dir: &Path, config: LogConfig, model: &mut Model) -> Log {
+        let log = Log::open(dir, config).unwrap_or_else(|e| panic!("crash image refused: {e}"));
         let end = log.log_end_offset();
         assert!(
             end >= model.flushed_end,
@@ -221,7 +235,8 @@ mod storage_crash {
     fn run_sequence(case: u64, write_mode: WriteMode, ops: &[Op]) {
         let dir = scratch_dir(case);
         let _ = std::fs::remove_dir_all(&dir);
-        let mut log = Log::open(&dir, config(write_mode)).unwrap();
+        let config = config(write_mode, case);
+        let mut log = Log::open(&dir, config).unwrap();
         let mut model = Model {
             batches: BTreeMap::new(),
             end_offset: 0,
@@ -282,6 +297,16 @@ mod storage_crash {
                     model.flushed_end = log.flush().unwrap();
                     assert_eq!(model.flushed_end, model.end_offset);
                 }
+                Op::PrepareAhead { budget } => {
+                    let flushed_before = log.flushed_end_offset();
+                    let written = log.prepare_ahead(*budget).unwrap();
+                    assert!(written <= *budget);
+                    assert_eq!(
+                        log.flushed_end_offset(),
+                        flushed_before,
+                        "preparation claims nothing durable"
+                    );
+                }
                 Op::Roll => {
                     log.roll().unwrap();
                     model.flushed_end = log.flushed_end_offset();
@@ -316,7 +341,7 @@ mod storage_crash {
                     model.flushed_end = log.flushed_end_offset();
                     drop(log);
                     make_crash_image(&dir, model.flushed_end, *mode, *seed);
-                    log = reopen_and_check(&dir, write_mode, &mut model);
+                    log = reopen_and_check(&dir, config, &mut model);
                 }
             }
         }

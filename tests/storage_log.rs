@@ -38,6 +38,9 @@ mod storage_log {
             batch_bytes_max: 2048,
             write_mode,
             recovery_mode: RecoveryMode::Strict,
+            // Small chunks so that appends cross the zeroed frontier often.
+            zero_fill_chunk_bytes: 512,
+            prepare_ahead_bytes: 1024,
         }
     }
 

@@ -7,7 +7,7 @@ mod storage_recovery {
     use std::path::{Path, PathBuf};
 
     use keel::storage::batch::{ScanItem, Scanner};
-    use keel::storage::segment::SEGMENT_HEADER_BYTES;
+    use keel::storage::segment::{SEGMENT_HEADER_BYTES, SPARE_SEGMENT_FILE};
     use keel::storage::{Log, LogConfig, RecoveryMode, StorageError, WriteMode};
 
     struct TempDir(PathBuf);
@@ -41,6 +41,8 @@ mod storage_recovery {
             batch_bytes_max: 2048,
             write_mode: WriteMode::Mmap,
             recovery_mode,
+            zero_fill_chunk_bytes: 1024,
+            prepare_ahead_bytes: 2048,
         }
     }
 
@@ -395,6 +397,47 @@ mod storage_recovery {
             assert!(!dir.0.join(name).exists(), "{name} survived");
         }
         assert_eq!(log.log_end_offset(), 10);
+    }
+
+    #[test]
+    fn row_leftover_spare_segment_is_deleted_never_read() {
+        let dir = TempDir::new("spare");
+        let spare_path = dir.0.join(SPARE_SEGMENT_FILE);
+        {
+            let mut log = Log::open(&dir.0, strict()).unwrap();
+            while log.zero_fill_state().active_written < 2500 {
+                log.append(1, 0, false, &[&[3u8; 200]]).unwrap();
+            }
+            log.flush().unwrap();
+            while log.needs_prepare() {
+                log.prepare_ahead(1024).unwrap();
+            }
+            assert!(log.zero_fill_state().spare_zeroed.is_some());
+        }
+        // A real spare left by a stopped node: deleted, the log as it was.
+        assert!(spare_path.exists());
+        let end = {
+            let log = Log::open(&dir.0, strict()).unwrap();
+            assert_eq!(
+                log.recovery_report().temp_files_removed,
+                vec![spare_path.clone()]
+            );
+            assert!(log.zero_fill_state().spare_zeroed.is_none());
+            log.log_end_offset()
+        };
+        assert!(!spare_path.exists());
+        // Whatever a crash left under that name (half reserved, not zeros): never read.
+        std::fs::write(&spare_path, b"\xffhalf made").unwrap();
+        let mut log = Log::open(&dir.0, strict()).unwrap();
+        assert_eq!(
+            log.recovery_report().temp_files_removed,
+            vec![spare_path.clone()]
+        );
+        assert!(!spare_path.exists());
+        assert_eq!(log.log_end_offset(), end);
+        // The next roll creates its segment from scratch.
+        log.roll().unwrap();
+        assert_eq!(log.append(1, 0, false, &[b"after"]).unwrap(), (end, end));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! File-system primitives with keel's durability rules: flushes whose failure is fatal,
-//! directory fsyncs, block preallocation, atomic replacement of small files, bounded reads.
+//! directory fsyncs, block preallocation, zero-filling, atomic replacement of small files,
+//! bounded reads.
 //!
 //! Every flush error becomes [`StorageError::FlushFailed`] and is never retried. Every read of a
 //! file checks its length against a limit before allocating. Tests can inject failures of
@@ -110,21 +111,26 @@ pub fn preallocate(file: &File, path: &Path, length: u64) -> Result<()> {
     }
 }
 
-/// Reserves blocks for `[0, length)` (see [`preallocate`]) and then writes real zeros over
-/// `[from, length)`. Reserved-but-unwritten extents read as zeros but make every later flush
-/// of data written into them commit an extent conversion in the file system's journal; after
-/// the zero-fill a flush is a plain data overwrite. The caller makes the zeros durable.
-pub fn preallocate_zeroed(file: &File, path: &Path, from: u64, length: u64) -> Result<()> {
-    preallocate(file, path, length)?;
-    let zeros = vec![0u8; crate::constants::ZERO_FILL_CHUNK_BYTES as usize];
+/// Writes real zeros over `[from, to)` of `file`, in writes of at most
+/// `ZERO_FILL_CHUNK_BYTES`, and returns how many bytes it wrote. Blocks reserved by
+/// [`preallocate`] are *unwritten* extents: they read as zeros, but the first flush of data
+/// written into them must also commit the extent conversion through the file system's journal.
+/// Once these zeros are flushed the blocks are ordinary written blocks, so later flushes of
+/// data there are plain overwrites. The caller flushes.
+pub fn write_zeros(file: &File, path: &Path, from: u64, to: u64) -> Result<u64> {
+    if to <= from {
+        return Ok(0);
+    }
+    let piece = (to - from).min(u64::from(crate::constants::ZERO_FILL_CHUNK_BYTES));
+    let zeros = vec![0u8; piece as usize];
     let mut position = from;
-    while position < length {
-        let n = (length - position).min(zeros.len() as u64) as usize;
+    while position < to {
+        let n = (to - position).min(piece) as usize;
         std::os::unix::fs::FileExt::write_all_at(file, &zeros[..n], position)
             .map_err(|e| StorageError::io(path, e))?;
         position += n as u64;
     }
-    Ok(())
+    Ok(to - from)
 }
 
 /// Reads a whole file that must be at most `max_bytes` long.

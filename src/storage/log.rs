@@ -1,10 +1,12 @@
 //! The segmented log of one partition directory (`__cluster_metadata-0/`): appends (leader and
 //! follower), group-commit flushes, zero-copy reads, truncation, prefix deletion, rolls, the
-//! epoch history, and recovery on open.
+//! epoch history, recovery on open, and the idle-time preparation ([`Log::prepare_ahead`])
+//! that keeps zero-filling and segment creation off the append path.
 //!
 //! Invariants:
 //! - Segments are contiguous: each one's base offset is the previous one's end offset; only
-//!   the last (active) one takes appends; sealed segments are flushed and trimmed.
+//!   the last (active) one takes appends; sealed segments are flushed, and trimmed to their
+//!   batches by a later `prepare_ahead` step (until then their tail reads as zeros).
 //! - Offsets are contiguous and leader epochs never decrease along the log.
 //! - `log_start_offset <= flushed_end_offset <= log_end_offset`; everything below
 //!   `flushed_end_offset` is durable.
@@ -26,11 +28,12 @@ use super::error::{Result, StorageError};
 use super::fsio;
 use super::segment::{
     self, OpenedSegment, SEGMENT_HEADER_BYTES, SEGMENT_PART_SUFFIX, Segment, SegmentSettings,
-    WriteMode,
+    SpareSegment, WriteMode,
 };
 use crate::constants::{
-    BATCH_BYTES_MAX, BATCH_RECORDS_MAX, INDEX_INTERVAL_BYTES_DEFAULT, SEGMENT_BYTES_DEFAULT,
-    SEGMENT_BYTES_MAX, SEGMENT_BYTES_MIN, SEGMENTS_MAX,
+    BATCH_BYTES_MAX, BATCH_RECORDS_MAX, INDEX_INTERVAL_BYTES_DEFAULT, PREPARE_AHEAD_BYTES_DEFAULT,
+    SEGMENT_BYTES_DEFAULT, SEGMENT_BYTES_MAX, SEGMENT_BYTES_MIN, SEGMENTS_MAX,
+    ZERO_FILL_CHUNK_BYTES,
 };
 
 /// Suffix given to files set aside by repair mode; never read again by keel.
@@ -57,6 +60,14 @@ pub struct LogConfig {
     pub batch_bytes_max: u32,
     pub write_mode: WriteMode,
     pub recovery_mode: RecoveryMode,
+    /// Step of the zeroed frontier (default `ZERO_FILL_CHUNK_BYTES`): an append that passes
+    /// the frontier zero-fills up to the next multiple of this after its own end, so it never
+    /// writes more than its batch plus one chunk of zeros.
+    pub zero_fill_chunk_bytes: u32,
+    /// How far past the write head [`Log::prepare_ahead`] keeps blocks zero-filled, into the
+    /// spare next segment when the active one ends sooner (default
+    /// `PREPARE_AHEAD_BYTES_DEFAULT`; 0 turns idle preparation off except trimming).
+    pub prepare_ahead_bytes: u32,
 }
 
 impl Default for LogConfig {
@@ -69,6 +80,8 @@ impl Default for LogConfig {
             // copy-into-map + msync at every flush size on this machine's ext4.
             write_mode: WriteMode::Pwrite,
             recovery_mode: RecoveryMode::Strict,
+            zero_fill_chunk_bytes: ZERO_FILL_CHUNK_BYTES,
+            prepare_ahead_bytes: PREPARE_AHEAD_BYTES_DEFAULT,
         }
     }
 }
@@ -102,6 +115,18 @@ impl LogConfig {
         if self.index_interval_bytes == 0 {
             return bad("index_interval_bytes must be positive".to_string());
         }
+        if !(1..=SEGMENT_BYTES_MAX).contains(&self.zero_fill_chunk_bytes) {
+            return bad(format!(
+                "zero_fill_chunk_bytes {} outside [1, {SEGMENT_BYTES_MAX}]",
+                self.zero_fill_chunk_bytes
+            ));
+        }
+        if self.prepare_ahead_bytes > SEGMENT_BYTES_MAX {
+            return bad(format!(
+                "prepare_ahead_bytes {} above {SEGMENT_BYTES_MAX}",
+                self.prepare_ahead_bytes
+            ));
+        }
         Ok(())
     }
 
@@ -111,6 +136,7 @@ impl LogConfig {
             index_interval_bytes: self.index_interval_bytes,
             batch_bytes_max: self.batch_bytes_max,
             write_mode: self.write_mode,
+            zero_fill_chunk_bytes: self.zero_fill_chunk_bytes,
         }
     }
 }
@@ -151,6 +177,20 @@ pub struct RecoveryReport {
     pub bytes_scanned: u64,
 }
 
+/// Where the zero-filling of the log stands (for metrics and tests). Positions are byte
+/// positions in the active segment file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ZeroFillState {
+    /// End of the last batch.
+    pub active_written: u32,
+    /// End of the zeros written after the batches; `[active_written, active_zeroed)` is zeros.
+    pub active_zeroed: u32,
+    /// Length of the active segment file (all of it reserved).
+    pub active_file_bytes: u64,
+    /// The spare next segment, if one is ready: end of the zeros written from its start.
+    pub spare_zeroed: Option<u32>,
+}
+
 /// The log of one partition directory.
 pub struct Log {
     dir: PathBuf,
@@ -163,6 +203,13 @@ pub struct Log {
     poisoned: bool,
     scratch: Vec<u8>,
     recovery: RecoveryReport,
+    /// The next segment, reserved and zero-filled ahead of time (see [`Log::prepare_ahead`]).
+    spare: Option<SpareSegment>,
+    /// Some sealed segment may still be longer than its batches (rolls leave the trim to
+    /// `prepare_ahead`).
+    untrimmed_sealed: bool,
+    /// Zeros written for segments that were deleted since the log was opened.
+    zero_bytes_retired: u64,
 }
 
 /// How the scan of one segment ended.
@@ -230,6 +277,9 @@ impl Log {
             poisoned: false,
             scratch: Vec::new(),
             recovery,
+            spare: None,
+            untrimmed_sealed: false,
+            zero_bytes_retired: 0,
         };
         let segment_count = segment_files.len();
         let mut expected_base: Option<u64> = None;
@@ -344,6 +394,8 @@ impl Log {
         )?;
         log.log_start_offset = log.segments[0].base_offset();
         log.flushed_end_offset = log.log_end_offset();
+        // A crash after a roll leaves the sealed segment untrimmed; the first idle step looks.
+        log.untrimmed_sealed = log.segments.len() > 1;
         log.reconcile_epoch_checkpoint()?;
         Ok(log)
     }
@@ -617,12 +669,144 @@ impl Log {
         let result = self.segments.last_mut().expect("active segment").flush();
         self.poison_on_flush_failure(result)?;
         let base_offset = self.log_end_offset();
-        let segment = Segment::create(&self.dir, base_offset, self.config.segment_settings())?;
-        let result = self.segments.last_mut().expect("active segment").trim();
+        let result = self.create_segment(base_offset);
+        let segment = self.poison_on_flush_failure(result)?;
         self.segments.push(segment);
-        self.poison_on_flush_failure(result)?;
+        // Trimming the sealed segment (ftruncate + fsync) is left to an idle step: its tail
+        // reads as zeros, which recovery accepts in a sealed segment (row 8).
+        self.untrimmed_sealed = true;
         self.flushed_end_offset = base_offset;
         Ok(())
+    }
+
+    /// A new, empty, durable segment at `base_offset`: the spare renamed into place when one
+    /// is ready (header write, fsync, rename, directory fsync), else created from scratch
+    /// (which also reserves the blocks and zero-fills one chunk).
+    fn create_segment(&mut self, base_offset: u64) -> Result<Segment> {
+        let settings = self.config.segment_settings();
+        match self.spare.take() {
+            Some(spare) => spare.into_segment(&self.dir, base_offset, settings),
+            None => Segment::create(&self.dir, base_offset, settings),
+        }
+    }
+
+    /// Idle-time preparation: the node calls this when its event loop has nothing else to do,
+    /// so that appends never wait for zeros and rolls never reserve or zero-fill a segment.
+    /// Correctness never depends on it (an append that finds no zeros ahead writes them
+    /// itself, a roll without a spare creates the segment); only latency does.
+    ///
+    /// Each call does one step, the first of these that has work, and ends it with one flush
+    /// of the one file it touched, so a call costs at most `bytes_budget` bytes of writing plus
+    /// one fsync:
+    /// 1. trim a sealed segment that is still longer than its batches (left over by a roll);
+    /// 2. zero-fill the active segment from its zeroed frontier toward `prepare_ahead_bytes`
+    ///    past the head (whole chunks, never beyond the segment's end);
+    /// 3. when that window reaches past the active segment's end: create the spare next
+    ///    segment (`spare.log.part`, blocks reserved for a whole segment) or zero-fill more of
+    ///    it, toward the part of the window that lies beyond the end.
+    ///
+    /// Writes at most `bytes_budget` bytes of zeros and returns how many it wrote (0 after a
+    /// trim step or when nothing was left; [`Log::needs_prepare`] says whether to call again).
+    /// A failed flush is fatal and poisons the log (`FlushFailed`); disk full while reserving
+    /// the spare is `DiskFull`, leaves nothing behind, and the log stays usable.
+    pub fn prepare_ahead(&mut self, bytes_budget: u64) -> Result<u64> {
+        self.check_usable()?;
+        let result = self.prepare_step(bytes_budget);
+        self.poison_on_flush_failure(result)
+    }
+
+    fn prepare_step(&mut self, budget: u64) -> Result<u64> {
+        if budget == 0 {
+            return Ok(0);
+        }
+        if self.untrimmed_sealed && self.trim_one_sealed_segment()? {
+            return Ok(0);
+        }
+        let ahead = self.config.prepare_ahead_bytes;
+        let written = self
+            .segments
+            .last_mut()
+            .expect("active segment")
+            .prepare_ahead(ahead, budget)?;
+        if written > 0 {
+            return Ok(written);
+        }
+        let Some(target) = self.spare_target() else {
+            return Ok(0);
+        };
+        match &mut self.spare {
+            Some(spare) => spare.prepare(target, budget),
+            None => {
+                let zero_to = u64::from(target).min(budget) as u32;
+                let spare =
+                    SpareSegment::create(&self.dir, self.config.segment_settings(), zero_to)?;
+                let written = spare.zero_bytes_written();
+                self.spare = Some(spare);
+                Ok(written)
+            }
+        }
+    }
+
+    /// Trims the first sealed segment still longer than its batches; false if there was none.
+    fn trim_one_sealed_segment(&mut self) -> Result<bool> {
+        let sealed = self.segments.len() - 1;
+        let Some(i) = self.segments[..sealed]
+            .iter()
+            .position(|s| s.is_untrimmed())
+        else {
+            self.untrimmed_sealed = false;
+            return Ok(false);
+        };
+        self.segments[i].trim()?;
+        self.untrimmed_sealed = self.segments[..sealed].iter().any(|s| s.is_untrimmed());
+        Ok(true)
+    }
+
+    /// How far the spare's zeros should reach: the part of the preparation window that lies
+    /// past the end of the active segment, rounded up to a whole chunk, at most one segment.
+    /// `None` while the window ends inside the active segment.
+    fn spare_target(&self) -> Option<u32> {
+        let active = self.active();
+        let window_end = u64::from(active.written()) + u64::from(self.config.prepare_ahead_bytes);
+        let beyond = window_end.saturating_sub(active.file_length());
+        if beyond == 0 {
+            return None;
+        }
+        let settings = self.config.segment_settings();
+        Some(settings.chunk_end(beyond, u64::from(settings.segment_bytes)) as u32)
+    }
+
+    /// True while a [`Log::prepare_ahead`] step has work to do.
+    pub fn needs_prepare(&self) -> bool {
+        let active = self.active();
+        let spare_behind = self.spare_target().is_some_and(|target| {
+            self.spare
+                .as_ref()
+                .is_none_or(|spare| target > spare.zeroed())
+        });
+        self.untrimmed_sealed
+            || active.prepare_target(self.config.prepare_ahead_bytes) > active.zeroed()
+            || spare_behind
+    }
+
+    /// Bytes of zeros this log has written since it was opened: one chunk per created or
+    /// re-extended segment, what appends wrote ahead of themselves, and what
+    /// [`Log::prepare_ahead`] wrote. A roll onto a prepared spare adds nothing.
+    pub fn zero_fill_bytes(&self) -> u64 {
+        let live: u64 = self.segments.iter().map(|s| s.zero_bytes_written()).sum();
+        let spare = self.spare.as_ref().map_or(0, |s| s.zero_bytes_written());
+        self.zero_bytes_retired + live + spare
+    }
+
+    /// Where zero-filling stands in the active segment and the spare.
+    pub fn zero_fill_state(&self) -> ZeroFillState {
+        let active = self.active();
+        ZeroFillState {
+            active_written: active.written(),
+            active_zeroed: active.zeroed(),
+            active_file_bytes: active.file_length(),
+            spare_zeroed: self.spare.as_ref().map(|s| s.zeroed()),
+        }
     }
 
     /// Up to `max_bytes` of whole batches starting with the batch that holds `offset`, straight
@@ -731,7 +915,7 @@ impl Log {
             self.delete_segment_files(segment)?;
         }
         fsio::sync_dir(&self.dir)?;
-        match Segment::create(&self.dir, offset, self.config.segment_settings()) {
+        match self.create_segment(offset) {
             Ok(segment) => self.segments.push(segment),
             Err(error) => {
                 // No segment left to append to or read from: refuse all further work.
@@ -753,6 +937,7 @@ impl Log {
         let index_path = self
             .dir
             .join(segment::index_file_name(segment.base_offset()));
+        self.zero_bytes_retired += segment.zero_bytes_written();
         drop(segment);
         std::fs::remove_file(&log_path).map_err(|e| StorageError::io(&log_path, e))?;
         match std::fs::remove_file(&index_path) {
@@ -958,6 +1143,8 @@ mod tests {
             batch_bytes_max: 1024,
             write_mode,
             recovery_mode: RecoveryMode::Strict,
+            zero_fill_chunk_bytes: 512,
+            prepare_ahead_bytes: 1024,
         }
     }
 
@@ -985,6 +1172,59 @@ mod tests {
             ));
             std::fs::remove_dir_all(&dir).unwrap();
         }
+    }
+
+    #[test]
+    fn a_failed_flush_in_an_idle_step_is_fatal_and_poisons_the_log() {
+        let dir = temp_dir("prepare-flush");
+        let mut log = Log::open(&dir, small_config(WriteMode::Pwrite)).unwrap();
+        log.append(1, 0, false, &[&[1u8; 600]]).unwrap();
+        assert!(
+            log.needs_prepare(),
+            "the window ahead of the head is not zeroed yet"
+        );
+        FAIL_NEXT_FLUSH.with(|f| f.set(true));
+        let error = log.prepare_ahead(4096).unwrap_err();
+        assert!(matches!(error, StorageError::FlushFailed { .. }), "{error}");
+        assert!(log.is_poisoned());
+        assert!(matches!(
+            log.prepare_ahead(4096),
+            Err(StorageError::Poisoned)
+        ));
+        assert!(matches!(log.flush(), Err(StorageError::Poisoned)));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn disk_full_while_reserving_the_spare_leaves_nothing_and_the_log_carries_on() {
+        let dir = temp_dir("spare-diskfull");
+        let mut log = Log::open(&dir, small_config(WriteMode::Mmap)).unwrap();
+        while log.zero_fill_state().active_written < 3200 {
+            log.append(1, 0, false, &[&[2u8; 300]]).unwrap();
+        }
+        // Zero the active segment to its end; the next step would create the spare.
+        while log.zero_fill_state().active_zeroed < 4096 {
+            assert!(log.prepare_ahead(512).unwrap() > 0);
+        }
+        assert!(log.needs_prepare());
+        FAIL_NEXT_PREALLOCATION.with(|f| f.set(true));
+        let error = log.prepare_ahead(512).unwrap_err();
+        assert!(matches!(error, StorageError::DiskFull { .. }), "{error}");
+        assert!(!log.is_poisoned());
+        assert!(!dir.join(segment::SPARE_SEGMENT_FILE).exists());
+        assert_eq!(log.zero_fill_state().spare_zeroed, None);
+        // The roll makes its segment from scratch; once the head nears the end of that one,
+        // idle steps make a spare again.
+        while log.segment_count() == 1 || log.zero_fill_state().active_written < 3200 {
+            log.append(1, 0, false, &[&[2u8; 300]]).unwrap();
+        }
+        assert_eq!(log.segment_count(), 2);
+        log.flush().unwrap();
+        while log.needs_prepare() {
+            log.prepare_ahead(512).unwrap();
+        }
+        assert!(dir.join(segment::SPARE_SEGMENT_FILE).exists());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -25,7 +25,9 @@ pub mod segment;
 pub mod snapshot;
 
 pub use error::{Result, StorageError};
-pub use log::{Log, LogConfig, RecoveryMode, RecoveryReport, RepairReport, TornTailCut};
+pub use log::{
+    Log, LogConfig, RecoveryMode, RecoveryReport, RepairReport, TornTailCut, ZeroFillState,
+};
 pub use segment::WriteMode;
 
 /// Name of the metadata partition directory inside the data directory (Kafka's name).

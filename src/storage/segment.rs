@@ -1,14 +1,18 @@
 //! One segment file (`NNNNNNNNNNNNNNNNNNNN.log`): a 24-byte header, then batches back to back,
 //! then zeros up to the preallocated size. Memory-mapped for reads (and for writes in
-//! [`WriteMode::Mmap`]).
+//! [`WriteMode::Mmap`]). Also the spare segment ([`SpareSegment`], `spare.log.part`): a file
+//! reserved and zero-filled ahead of time that the next roll renames into place.
 //!
 //! Invariants: `[SEGMENT_HEADER_BYTES, written)` holds valid batches with contiguous offsets
-//! from `base_offset` to `next_offset`; `[written, file length)` is zeros; `flushed <= written`
-//! and `[0, flushed)` is durable. The file length never changes while the segment is active
-//! (preallocated blocks, zero-filled so that a flush never has to commit an extent conversion),
-//! except in `truncate_at`, which makes the cut durable before
-//! returning. A new segment becomes visible under its final name only once its header and
-//! preallocation are durable.
+//! from `base_offset` to `next_offset`; `[written, file length)` reads as zeros; `flushed <=
+//! written` and `[0, flushed)` is durable. The blocks of the whole file are reserved, and its
+//! length never changes while the segment is active, except in `truncate_at`, which makes the
+//! cut durable before returning. Of the reserved blocks, `[written, zeroed)` holds real zeros
+//! that this process wrote (after a flush: ordinary written blocks, so flushing data there
+//! commits no extent conversion); `[zeroed, file length)` may still be unwritten extents, which
+//! read as zeros too. Every append lies below `zeroed`: an append that would pass it first
+//! zero-fills whole chunks. A new segment becomes visible under its final name only once its
+//! header and reservation are durable.
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
@@ -30,6 +34,10 @@ pub const SEGMENT_MAGIC: &[u8; 8] = b"KEELLOG\n";
 pub const SEGMENT_VERSION: u32 = 1;
 /// Suffix of a segment being created (deleted at open if a crash left it behind).
 pub const SEGMENT_PART_SUFFIX: &str = ".log.part";
+/// Name of the spare segment: reserved and zero-filled while the event loop is idle, renamed
+/// to the next segment's name at the next roll. It ends in [`SEGMENT_PART_SUFFIX`], so a
+/// leftover spare is deleted at open like any other half-made segment.
+pub const SPARE_SEGMENT_FILE: &str = "spare.log.part";
 
 /// How appended bytes reach the file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -105,6 +113,16 @@ pub struct SegmentSettings {
     pub index_interval_bytes: u32,
     pub batch_bytes_max: u32,
     pub write_mode: WriteMode,
+    /// Step of the zeroed frontier (see the module header).
+    pub zero_fill_chunk_bytes: u32,
+}
+
+impl SegmentSettings {
+    /// `position` rounded up to the next whole chunk, but at most `length`.
+    pub fn chunk_end(&self, position: u64, length: u64) -> u64 {
+        let chunk = u64::from(self.zero_fill_chunk_bytes.max(1));
+        (position.div_ceil(chunk) * chunk).min(length)
+    }
 }
 
 /// One open segment.
@@ -116,6 +134,13 @@ pub struct Segment {
     next_offset: u64,
     written: u32,
     flushed: u32,
+    /// End of the zeros this process wrote after the batches (see the module header).
+    zeroed: u32,
+    /// Some zeros in `[flushed, zeroed)` were written by an append but not flushed yet.
+    zeros_unflushed: bool,
+    /// Bytes of zeros written for this segment (creation, re-extension, frontier moves), and
+    /// for the spare it was made from.
+    zero_bytes_written: u64,
     index: OffsetIndex,
     settings: SegmentSettings,
 }
@@ -136,14 +161,19 @@ impl Segment {
                 .open(&part_path)
                 .map_err(|e| StorageError::io(&part_path, e))?;
             let length = u64::from(settings.segment_bytes);
-            fsio::preallocate_zeroed(&file, &part_path, u64::from(SEGMENT_HEADER_BYTES), length)?;
+            fsio::preallocate(&file, &part_path, length)?;
+            // One chunk of zeros only: the rest is zero-filled ahead of the head later, in
+            // idle time or by the append that reaches it, never all at once here.
+            let header_end = u64::from(SEGMENT_HEADER_BYTES);
+            let zeroed = settings.chunk_end(header_end.max(1), length);
+            let zero_bytes = fsio::write_zeros(&file, &part_path, header_end, zeroed)?;
             file.write_all_at(&encode_header(base_offset), 0)
                 .map_err(|e| StorageError::io(&part_path, e))?;
             fsio::sync_all(&file, &part_path)?;
-            Ok(file)
+            Ok((file, zeroed as u32, zero_bytes))
         })();
-        let file = match created {
-            Ok(file) => file,
+        let (file, zeroed, zero_bytes) = match created {
+            Ok(created) => created,
             Err(error) => {
                 let _ = std::fs::remove_file(&part_path);
                 return Err(error);
@@ -151,7 +181,21 @@ impl Segment {
         };
         std::fs::rename(&part_path, &path).map_err(|e| StorageError::io(&path, e))?;
         fsio::sync_dir(dir)?;
+        Segment::new_visible(dir, path, file, base_offset, zeroed, zero_bytes, settings)
+    }
+
+    /// The in-memory side of a new, empty segment whose file is durable under its final name.
+    fn new_visible(
+        dir: &Path,
+        path: PathBuf,
+        file: File,
+        base_offset: u64,
+        zeroed: u32,
+        zero_bytes_written: u64,
+        settings: SegmentSettings,
+    ) -> Result<Segment> {
         let map = map_file(&file, &path)?;
+        assert!(zeroed as usize <= map.len() && zeroed >= SEGMENT_HEADER_BYTES);
         let capacity =
             OffsetIndex::capacity_for(settings.segment_bytes, settings.index_interval_bytes);
         let (index, _) = OffsetIndex::open_checked(
@@ -168,6 +212,9 @@ impl Segment {
             next_offset: base_offset,
             written: SEGMENT_HEADER_BYTES,
             flushed: SEGMENT_HEADER_BYTES,
+            zeroed,
+            zeros_unflushed: false,
+            zero_bytes_written,
             index,
             settings,
         })
@@ -249,6 +296,21 @@ impl Segment {
         (self.map.len() as u32).saturating_sub(self.written)
     }
 
+    /// Length of the file (reserved blocks included).
+    pub fn file_length(&self) -> u64 {
+        self.map.len() as u64
+    }
+
+    /// End of the zeros written after the batches (see the module header).
+    pub fn zeroed(&self) -> u32 {
+        self.zeroed
+    }
+
+    /// Bytes of zeros written for this segment since it was created or opened.
+    pub fn zero_bytes_written(&self) -> u64 {
+        self.zero_bytes_written
+    }
+
     /// True when everything written is durable.
     pub fn is_flushed(&self) -> bool {
         self.flushed == self.written
@@ -265,6 +327,18 @@ impl Segment {
             "caller must roll before overflowing"
         );
         let position = self.written;
+        let end = position + bytes.len() as u32;
+        if end > self.zeroed {
+            // Idle preparation fell behind: pay for whole chunks of zeros now rather than
+            // write into unwritten extents (see the module header).
+            let target = self.settings.chunk_end(u64::from(end), self.file_length());
+            self.zero_fill_to(target as u32)?;
+            self.zeros_unflushed = true;
+        }
+        assert!(
+            end <= self.zeroed,
+            "appends land only in zero-filled blocks"
+        );
         if self.index.policy.on_batch(bytes.len() as u32) {
             let relative_offset = u32::try_from(header.base_offset - self.base_offset)
                 .expect("relative offset fits u32");
@@ -286,24 +360,72 @@ impl Segment {
         Ok(())
     }
 
-    /// Makes `[flushed, written)` durable (msync of exactly that range, or fdatasync).
+    /// Writes zeros over `[zeroed, to)` and moves the frontier there (not flushed).
+    fn zero_fill_to(&mut self, to: u32) -> Result<()> {
+        let written = fsio::write_zeros(
+            &self.file,
+            &self.path,
+            u64::from(self.zeroed),
+            u64::from(to),
+        )?;
+        self.zero_bytes_written += written;
+        self.zeroed = self.zeroed.max(to);
+        Ok(())
+    }
+
+    /// Where idle preparation wants the frontier: `ahead` bytes past the head, rounded up to a
+    /// whole chunk, at most the end of the file.
+    pub fn prepare_target(&self, ahead: u32) -> u32 {
+        let wanted = u64::from(self.written) + u64::from(ahead);
+        self.settings.chunk_end(wanted, self.file_length()) as u32
+    }
+
+    /// One idle-time step: zero-fills at most `budget` bytes from the frontier toward
+    /// [`Segment::prepare_target`] and flushes them (fdatasync), so that the blocks are plain
+    /// written blocks before any data lands there. Returns the bytes written (0: nothing to do).
+    pub fn prepare_ahead(&mut self, ahead: u32, budget: u64) -> Result<u64> {
+        let target = self.prepare_target(ahead);
+        if target <= self.zeroed || budget == 0 {
+            return Ok(0);
+        }
+        let to = u64::from(target).min(u64::from(self.zeroed).saturating_add(budget)) as u32;
+        let before = self.zeroed;
+        self.zero_fill_to(to)?;
+        // Flushes any unflushed appends too, which is harmless: nothing is claimed durable
+        // until `flush` says so.
+        fsio::sync_data(&self.file, &self.path)?;
+        self.zeros_unflushed = false;
+        Ok(u64::from(self.zeroed - before))
+    }
+
+    /// Makes `[flushed, written)` durable (msync of exactly that range, or fdatasync), and the
+    /// zeros an append wrote ahead of itself with it, so that their blocks are converted in the
+    /// same journal commit instead of one per later flush.
     pub fn flush(&mut self) -> Result<()> {
         if self.flushed == self.written {
             return Ok(());
         }
         match self.settings.write_mode {
             WriteMode::Mmap => {
-                let (start, length) = (
-                    self.flushed as usize,
-                    (self.written - self.flushed) as usize,
-                );
+                let end = if self.zeros_unflushed {
+                    self.zeroed
+                } else {
+                    self.written
+                };
+                let (start, length) = (self.flushed as usize, (end - self.flushed) as usize);
                 let map = &self.map;
                 fsio::flush_or_fail(&self.path, || map.flush_range(start, length))?
             }
             WriteMode::Pwrite => fsio::sync_data(&self.file, &self.path)?,
         }
         self.flushed = self.written;
+        self.zeros_unflushed = false;
         Ok(())
+    }
+
+    /// True when the file is longer than its batches (a sealed segment not yet trimmed).
+    pub fn is_untrimmed(&self) -> bool {
+        self.file_length() > u64::from(self.written)
     }
 
     /// Shrinks the file to its batches, once it is sealed (flushed) and a newer segment exists.
@@ -317,12 +439,14 @@ impl Segment {
             .map_err(|e| StorageError::io(&self.path, e))?;
         fsio::sync_all(&self.file, &self.path)?;
         self.map = map_file(&self.file, &self.path)?;
+        self.zeroed = self.written;
+        self.zeros_unflushed = false;
         Ok(())
     }
 
-    /// Cuts the segment at `position` (a batch boundary), making the cut durable, and
-    /// preallocates it again to the configured size so it can take appends. Everything kept
-    /// is durable afterwards.
+    /// Cuts the segment at `position` (a batch boundary), making the cut durable, and reserves
+    /// it again to the configured size (with one chunk of zeros after the cut) so it can take
+    /// appends. Everything kept is durable afterwards.
     pub fn truncate_at(&mut self, position: u32, next_offset: u64) -> Result<()> {
         assert!((SEGMENT_HEADER_BYTES..=self.written).contains(&position));
         // Make the kept bytes durable first, then drop the rest with ftruncate: unlike zeroing
@@ -332,15 +456,15 @@ impl Segment {
             .set_len(u64::from(position))
             .map_err(|e| StorageError::io(&self.path, e))?;
         fsio::sync_all(&self.file, &self.path)?;
-        let target = u64::from(self.settings.segment_bytes).max(u64::from(position));
-        let reserved =
-            fsio::preallocate_zeroed(&self.file, &self.path, u64::from(position), target)
-                .and_then(|()| fsio::sync_all(&self.file, &self.path));
-        // Map whatever length the file now has, so no access can go past its end.
-        self.map = map_file(&self.file, &self.path)?;
         self.written = position;
         self.flushed = position;
         self.next_offset = next_offset;
+        self.zeroed = position;
+        self.zeros_unflushed = false;
+        let reserved = self.reserve_again(u64::from(position));
+        // Map whatever length the file now has, so no access can go past its end.
+        self.map = map_file(&self.file, &self.path)?;
+        self.zeroed = self.zeroed.min(self.map.len() as u32);
         let mut policy = IndexPolicy::new(self.settings.index_interval_bytes);
         for batch in self.batch_headers() {
             policy.on_batch(batch?.1.batch_bytes);
@@ -363,19 +487,27 @@ impl Segment {
 
     /// Re-extends a trimmed (sealed) segment to the configured size so it can be active again.
     pub fn reactivate(&mut self) -> Result<()> {
-        if self.map.len() as u64 >= u64::from(self.settings.segment_bytes) {
+        if self.file_length() >= u64::from(self.settings.segment_bytes) {
             return Ok(());
         }
-        let from = self.map.len() as u64;
-        fsio::preallocate_zeroed(
-            &self.file,
-            &self.path,
-            from,
-            u64::from(self.settings.segment_bytes),
-        )?;
-        fsio::sync_all(&self.file, &self.path)?;
+        let reserved = self.reserve_again(self.file_length());
         self.map = map_file(&self.file, &self.path)?;
-        Ok(())
+        self.zeroed = self.zeroed.min(self.map.len() as u32);
+        reserved
+    }
+
+    /// Reserves the file up to the configured size again (a file of `length` bytes, just cut or
+    /// trimmed), writes one chunk of zeros from the frontier, and makes both durable in one
+    /// fsync (the size change needs that fsync anyway). The caller maps the new length.
+    fn reserve_again(&mut self, length: u64) -> Result<()> {
+        let target = u64::from(self.settings.segment_bytes).max(length);
+        fsio::preallocate(&self.file, &self.path, target)?;
+        let first_chunk = self
+            .settings
+            .chunk_end(u64::from(self.zeroed) + 1, target)
+            .max(u64::from(self.zeroed));
+        self.zero_fill_to(first_chunk as u32)?;
+        fsio::sync_all(&self.file, &self.path)
     }
 
     /// The bytes of the batches, straight from the map.
@@ -541,6 +673,12 @@ impl OpenedSegment {
             next_offset,
             written,
             flushed: written,
+            // Not persisted: what lies after the batches reads as zeros (the scan checked it,
+            // or the cut below removes it), but whether those are real zeros or unwritten
+            // extents is unknown, so the frontier starts at the batches' end.
+            zeroed: written,
+            zeros_unflushed: false,
+            zero_bytes_written: 0,
             index,
             settings,
         };
@@ -548,6 +686,122 @@ impl OpenedSegment {
             segment.truncate_at(written, next_offset)?;
         }
         Ok((segment, rebuilt))
+    }
+}
+
+/// The spare segment `spare.log.part`: blocks reserved for a whole segment and zero-filled
+/// from the start up to `zeroed`, made while the event loop is idle, so that a roll costs a
+/// header write, an fsync, a rename and a directory fsync instead of reserving and zeroing a
+/// segment. Its name carries no base offset (that is only known at the roll); the roll writes
+/// the header and renames it. Never read: a leftover spare is deleted at open.
+pub struct SpareSegment {
+    path: PathBuf,
+    file: File,
+    length: u32,
+    zeroed: u32,
+    zero_bytes_written: u64,
+}
+
+impl SpareSegment {
+    /// Creates the spare under `dir`, reserves `segment_bytes` blocks and writes zeros over
+    /// `[0, zero_to)`, then makes all of it durable (one fsync). On failure (e.g. disk full)
+    /// nothing is left behind.
+    pub fn create(dir: &Path, settings: SegmentSettings, zero_to: u32) -> Result<SpareSegment> {
+        let path = dir.join(SPARE_SEGMENT_FILE);
+        let length = settings.segment_bytes;
+        let zero_to = zero_to.min(length);
+        let created = (|| {
+            let file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(&path)
+                .map_err(|e| StorageError::io(&path, e))?;
+            fsio::preallocate(&file, &path, u64::from(length))?;
+            let zero_bytes = fsio::write_zeros(&file, &path, 0, u64::from(zero_to))?;
+            fsio::sync_all(&file, &path)?;
+            Ok((file, zero_bytes))
+        })();
+        match created {
+            Ok((file, zero_bytes_written)) => Ok(SpareSegment {
+                path,
+                file,
+                length,
+                zeroed: zero_to,
+                zero_bytes_written,
+            }),
+            Err(error) => {
+                let _ = std::fs::remove_file(&path);
+                Err(error)
+            }
+        }
+    }
+
+    /// End of the zeros written from the start of the spare.
+    pub fn zeroed(&self) -> u32 {
+        self.zeroed
+    }
+
+    pub fn zero_bytes_written(&self) -> u64 {
+        self.zero_bytes_written
+    }
+
+    /// One idle-time step: zero-fills at most `budget` bytes from the frontier toward `target`
+    /// (at most the segment size) and flushes them. Returns the bytes written.
+    pub fn prepare(&mut self, target: u32, budget: u64) -> Result<u64> {
+        let target = target.min(self.length);
+        if target <= self.zeroed || budget == 0 {
+            return Ok(0);
+        }
+        let to = u64::from(target).min(u64::from(self.zeroed).saturating_add(budget));
+        let written = fsio::write_zeros(&self.file, &self.path, u64::from(self.zeroed), to)?;
+        fsio::sync_data(&self.file, &self.path)?;
+        self.zero_bytes_written += written;
+        self.zeroed = to as u32;
+        Ok(written)
+    }
+
+    /// Turns the spare into the segment starting at `base_offset`: header written and fsynced,
+    /// renamed to its final name, directory fsynced: the same durable state `Segment::create`
+    /// reaches, without reserving or zero-filling anything. On failure before the rename the
+    /// spare is removed.
+    pub fn into_segment(
+        self,
+        dir: &Path,
+        base_offset: u64,
+        settings: SegmentSettings,
+    ) -> Result<Segment> {
+        assert_eq!(
+            self.length, settings.segment_bytes,
+            "a spare is made for this log's segment size"
+        );
+        let path = dir.join(segment_file_name(base_offset));
+        let renamed = (|| {
+            self.file
+                .write_all_at(&encode_header(base_offset), 0)
+                .map_err(|e| StorageError::io(&self.path, e))?;
+            // fdatasync, not fsync: the size and the reservation were made durable when the
+            // spare was created; only the header (data) is new.
+            fsio::sync_data(&self.file, &self.path)?;
+            std::fs::rename(&self.path, &path).map_err(|e| StorageError::io(&path, e))
+        })();
+        if let Err(error) = renamed {
+            let _ = std::fs::remove_file(&self.path);
+            return Err(error);
+        }
+        fsio::sync_dir(dir)?;
+        // The header sits in the first block; zeros after it count from the header's end.
+        let zeroed = self.zeroed.max(SEGMENT_HEADER_BYTES);
+        Segment::new_visible(
+            dir,
+            path,
+            self.file,
+            base_offset,
+            zeroed,
+            self.zero_bytes_written,
+            settings,
+        )
     }
 }
 
