@@ -226,6 +226,57 @@ const _: () = assert!(METADATA_SEGMENT_BYTES_MIN >= SEGMENT_BYTES_MIN);
 const _: () = assert!(METADATA_SEGMENT_BYTES_MIN as u64 >= BATCH_BYTES_MAX as u64 / 8);
 const _: () = assert!(METADATA_MAX_IDLE_INTERVAL_MS_DEFAULT < RAFT_FETCH_TIMEOUT_MS);
 
+// ---- Node ----
+
+/// Extra time, beyond a fetch's longest wait plus a request timeout, that the node lets the
+/// Raft core keep an inbound request before answering `REQUEST_TIMED_OUT` itself. The core
+/// answers every request it should well within that; this only bounds a connection's owed
+/// responses if it ever does not, so one lost answer cannot wedge a peer's connection.
+pub const NODE_UNANSWERED_REQUEST_GRACE_MS: u64 = 1_000;
+
+// ---- Server ----
+
+/// Inbound connection slots per node. A controller serves its 2-4 fellow voters, the brokers
+/// (hundreds in a large cluster) and a few admin clients; slots are fixed so memory is too. A
+/// connection beyond them is closed at once.
+pub const SERVER_CONNECTIONS_MAX: usize = 1024;
+
+/// Requests one connection may have awaiting a response. Kafka clients pipeline at most 5
+/// (`max.in.flight.requests.per.connection`); a peer has one Fetch and a few votes in flight.
+/// Past it the connection is not read until a response goes out, so a client cannot make a
+/// node hold more than this many responses for it.
+pub const SERVER_REQUESTS_IN_FLIGHT_PER_CONNECTION: usize = 16;
+
+/// Bytes read from a socket per call: large enough for a whole metadata fetch response's
+/// worth of batches in a few calls, small enough to be one reusable buffer per node.
+pub const SERVER_READ_CHUNK_BYTES: usize = 256 * 1024;
+
+/// Requests in flight on one link to a peer. Raft keeps one fetch and one election request in
+/// flight per peer; the margin covers BeginQuorumEpoch resends.
+pub const PEER_REQUESTS_IN_FLIGHT_MAX: usize = 8;
+
+/// First reconnect backoff to a peer, and its cap (Kafka `reconnect.backoff.ms` and
+/// `reconnect.backoff.max.ms`): a dead peer costs one connect attempt per backoff.
+pub const PEER_RECONNECT_BACKOFF_MS: u64 = 50;
+pub const PEER_RECONNECT_BACKOFF_MAX_MS: u64 = 1_000;
+
+/// Largest response frame accepted from a peer: one maximal fetch response plus room for its
+/// headers and endpoints.
+pub const PEER_RESPONSE_FRAME_BYTES_MAX: u32 = RAFT_MAX_FETCH_BYTES + 1024 * 1024;
+
+/// After SIGTERM a leader keeps running this long at most, so its EndQuorumEpoch reaches the
+/// other voters and one of them takes over at once instead of after a fetch timeout.
+pub const SHUTDOWN_GRACE_MS: u64 = 1_000;
+
+/// Bytes of zeros one idle step may write ahead of the log's head (`Log::prepare_ahead`): one
+/// chunk, so an idle step costs one chunk write and one flush and a request arriving meanwhile
+/// waits little.
+pub const IDLE_PREPARE_STEP_BYTES: u64 = ZERO_FILL_CHUNK_BYTES as u64;
+
+const _: () = assert!(SERVER_REQUESTS_IN_FLIGHT_PER_CONNECTION >= 5);
+const _: () = assert!(PEER_RECONNECT_BACKOFF_MS <= PEER_RECONNECT_BACKOFF_MAX_MS);
+const _: () = assert!(SHUTDOWN_GRACE_MS < RAFT_FETCH_TIMEOUT_MS);
+
 // ---- Cross-module relations ----
 
 // A batch the Raft core accepts must be one the log accepts, and vice versa.

@@ -7,6 +7,7 @@
 //!
 //! - [`constants`]: every limit and default, with the reason for its value.
 //! - [`config`]: the node's `server.properties`, parsed and validated before anything runs.
+//! - [`node`]: one node: the Raft core, the log and the wire glued together; no sockets.
 //! - [`protocol`]: the Kafka wire protocol (framing, primitive types, every message keel
 //!   speaks, generated from the schemas in `protocol-spec/schemas/`). Pure.
 //! - [`storage`]: the on-disk engine: preallocated, memory-mapped, CRC-checked segment log
@@ -20,6 +21,7 @@
 pub mod config;
 pub mod constants;
 pub mod metadata;
+pub mod node;
 pub mod protocol;
 pub mod raft;
 pub mod server;

@@ -96,6 +96,11 @@ impl Inbound {
         self.wants_read && !self.peer_closed
     }
 
+    /// The poll said the socket is readable: read it in this iteration.
+    pub fn mark_readable(&mut self) {
+        self.wants_read = true;
+    }
+
     /// True while responses are waiting to be written to the socket.
     pub fn wants_write(&self) -> bool {
         self.written < self.write_buffer.len()

@@ -4,9 +4,161 @@
 //!   buffers and in-flight requests.
 //! - [`outbound`]: a connection this node opens to a peer; requests out, responses matched by
 //!   correlation id, timeouts, reconnects with exponential backoff and jitter.
+//! - [`event_loop`]: the loop that drives a `Node` with all of the above.
+//! - [`signals`]: SIGTERM/SIGINT delivered into the poll through a self-pipe.
 //!
 //! Both are driven by the event loop: they never block, never spawn, and never allocate beyond
 //! one frame per connection plus the responses owed to it.
 
+pub mod event_loop;
 pub mod inbound;
 pub mod outbound;
+pub mod signals;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use log::info;
+
+use crate::config::Config;
+use crate::constants::{
+    PEER_RECONNECT_BACKOFF_MAX_MS, PEER_RECONNECT_BACKOFF_MS, PEER_REQUESTS_IN_FLIGHT_MAX,
+    PEER_RESPONSE_FRAME_BYTES_MAX, SERVER_CONNECTIONS_MAX, SERVER_READ_CHUNK_BYTES,
+    SERVER_REQUESTS_IN_FLIGHT_PER_CONNECTION, SHUTDOWN_GRACE_MS,
+};
+use crate::node::datadir::{DataDir, DataDirError};
+use crate::node::{Clock, Fatal, Node, NodeSettings};
+use crate::raft::NodeId;
+
+use self::event_loop::{EventLoop, LoopConfig, LoopExit};
+use self::outbound::LinkConfig;
+use self::signals::ShutdownSignal;
+
+/// Why a node could not run, each with its own exit status.
+#[derive(Debug)]
+pub enum RunError {
+    /// Not formatted, wrong node or cluster id, or locked by another process.
+    DataDir(DataDirError),
+    /// An address in the configuration does not resolve, or a listener cannot bind.
+    Network(String),
+    /// A failed flush or another storage error: the node stopped to keep its promises.
+    Fatal(Fatal),
+    /// The event loop's poll failed.
+    Io(std::io::Error),
+}
+
+impl RunError {
+    /// The process exit status for this failure (documented in docs/operations.md).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            RunError::DataDir(_) => 3,
+            RunError::Network(_) => 4,
+            RunError::Fatal(_) => 5,
+            RunError::Io(_) => 1,
+        }
+    }
+}
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RunError::DataDir(e) => write!(f, "{e}"),
+            RunError::Network(e) => write!(f, "{e}"),
+            RunError::Fatal(e) => write!(f, "fatal storage error, stopping: {e}"),
+            RunError::Io(e) => write!(f, "event loop failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for RunError {}
+
+/// The event loop's sizes for a node configured with `config`.
+pub fn loop_config(config: &Config) -> LoopConfig {
+    LoopConfig {
+        connections_max: SERVER_CONNECTIONS_MAX,
+        requests_in_flight_per_connection: SERVER_REQUESTS_IN_FLIGHT_PER_CONNECTION,
+        max_frame_bytes: config.socket_request_max_bytes,
+        read_chunk_bytes: SERVER_READ_CHUNK_BYTES,
+        peer_link: LinkConfig {
+            max_frame_bytes: PEER_RESPONSE_FRAME_BYTES_MAX,
+            requests_in_flight_max: PEER_REQUESTS_IN_FLIGHT_MAX,
+            backoff_ms: PEER_RECONNECT_BACKOFF_MS,
+            backoff_max_ms: PEER_RECONNECT_BACKOFF_MAX_MS,
+        },
+        shutdown_grace_ms: SHUTDOWN_GRACE_MS,
+    }
+}
+
+/// Runs a controller until SIGTERM/SIGINT (graceful: a leader resigns, the log is flushed) or a
+/// fatal error. `expected_cluster_id`, when given, must match the formatted directory.
+pub fn run_node(config: &Config, expected_cluster_id: Option<&str>) -> Result<(), RunError> {
+    let data_dir = DataDir::open(
+        &config.metadata_log_dir,
+        config.node_id,
+        expected_cluster_id,
+    )
+    .map_err(RunError::DataDir)?;
+    let mut listen = Vec::new();
+    for listener in config.controller_listeners() {
+        let address = listener.bind_address().map_err(|e| {
+            RunError::Network(format!(
+                "listener {}: cannot resolve {:?}: {e}",
+                listener.name, listener.host
+            ))
+        })?;
+        listen.push(address);
+    }
+    let mut peers: Vec<(NodeId, SocketAddr)> = Vec::new();
+    for voter in config.voters.iter().filter(|v| v.id != config.node_id) {
+        let address = voter.resolve().map_err(|e| {
+            RunError::Network(format!(
+                "controller.quorum.voters: cannot resolve node {} at {}:{}: {e}",
+                voter.id, voter.host, voter.port
+            ))
+        })?;
+        peers.push((voter.id, address));
+    }
+    let seed = u64::from_be_bytes(
+        crate::storage::meta_properties::random_uuid()
+            .map_err(|e| RunError::Fatal(Fatal(e)))?
+            .as_bytes()[..8]
+            .try_into()
+            .expect("8 bytes"),
+    );
+    let start = Instant::now();
+    let clock = Clock {
+        monotonic_ms: 0,
+        wall_ms: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64),
+    };
+    let node = Node::start(
+        config,
+        data_dir,
+        NodeSettings::from_config(config, seed),
+        clock,
+    )
+    .map_err(RunError::Fatal)?;
+    let signal = ShutdownSignal::install().map_err(RunError::Io)?;
+    let mut event_loop = EventLoop::new(
+        node,
+        &listen,
+        &peers,
+        Some(signal),
+        loop_config(config),
+        seed,
+        start,
+    )
+    .map_err(|e| RunError::Network(e.to_string()))?;
+    info!(
+        "node {} of cluster {} is serving",
+        event_loop.node().node_id(),
+        event_loop.node().cluster_id()
+    );
+    match event_loop.run() {
+        LoopExit::Shutdown => Ok(()),
+        LoopExit::Fatal(fatal) => Err(RunError::Fatal(fatal)),
+        LoopExit::Io(e) => Err(RunError::Io(e)),
+    }
+}

@@ -87,6 +87,17 @@ impl Default for LogConfig {
 }
 
 impl LogConfig {
+    /// The default configuration with segments of `segment_bytes`, and the largest batch a
+    /// segment of that size can hold (at most [`BATCH_BYTES_MAX`]).
+    pub fn with_segment_bytes(segment_bytes: u32) -> LogConfig {
+        let fits = segment_bytes.saturating_sub(SEGMENT_HEADER_BYTES);
+        LogConfig {
+            segment_bytes,
+            batch_bytes_max: BATCH_BYTES_MAX.min(fits),
+            ..LogConfig::default()
+        }
+    }
+
     fn validate(&self) -> Result<()> {
         let bad = |reason: String| Err(StorageError::invalid_argument(reason));
         if !(SEGMENT_BYTES_MIN..=SEGMENT_BYTES_MAX).contains(&self.segment_bytes) {

@@ -1,0 +1,1429 @@
+//! Kafka wire messages <-> Raft messages. Pure: no I/O, no state.
+//!
+//! The quorum RPCs name one topic and one partition (`__cluster_metadata`, partition 0) and use
+//! Kafka's `-1` sentinels; the Raft core has neither. This module validates and strips the
+//! nesting on the way in and adds it on the way out, at whatever version the peer used.
+//!
+//! Keys are converted as the wire carries them: an absent or zero directory id stays
+//! [`Uuid::ZERO`]. The node decides what directory ids mean (pinning, see `directories`) before
+//! the core sees a message.
+
+use std::collections::BTreeMap;
+
+use crate::protocol::messages::*;
+use crate::protocol::{ErrorCode, RequestBody, ResponseBody, Uuid};
+use crate::raft::{
+    DirectoryId, Message, NodeId, OffsetAndEpoch, RaftError, ReplicaKey, SnapshotId,
+};
+
+use super::Data;
+
+/// Kafka's name of the metadata log topic; it is the only topic the quorum RPCs carry.
+pub const METADATA_TOPIC: &str = "__cluster_metadata";
+
+/// The versions a keel node sends its peers: the newest of each, which carry directory ids.
+pub const VOTE_VERSION: i16 = 2;
+pub const BEGIN_QUORUM_EPOCH_VERSION: i16 = 1;
+pub const END_QUORUM_EPOCH_VERSION: i16 = 1;
+pub const FETCH_VERSION: i16 = 17;
+pub const FETCH_SNAPSHOT_VERSION: i16 = 1;
+
+/// What conversions need to know about this node and its peers.
+#[derive(Debug, Clone)]
+pub struct Wire {
+    pub cluster_id: String,
+    pub local_id: NodeId,
+    pub local_directory_id: Uuid,
+    /// Name of the listener peers reach each other on (for endpoint lists).
+    pub listener_name: String,
+    /// Host and port of every voter's controller listener.
+    pub endpoints: BTreeMap<NodeId, (String, u16)>,
+}
+
+pub fn directory_id(uuid: Uuid) -> DirectoryId {
+    DirectoryId(u128::from_be_bytes(*uuid.as_bytes()))
+}
+
+pub fn uuid(directory_id: DirectoryId) -> Uuid {
+    Uuid::from_bytes(directory_id.0.to_be_bytes())
+}
+
+fn key(id: i32, directory: Uuid) -> ReplicaKey {
+    ReplicaKey {
+        id: id as NodeId,
+        directory_id: directory_id(directory),
+    }
+}
+
+fn error_code(error: Option<RaftError>) -> i16 {
+    match error {
+        None => ErrorCode::None,
+        Some(RaftError::FencedLeaderEpoch) => ErrorCode::FencedLeaderEpoch,
+        Some(RaftError::UnknownLeaderEpoch) => ErrorCode::UnknownLeaderEpoch,
+        Some(RaftError::NotLeader) => ErrorCode::NotLeaderOrFollower,
+        Some(RaftError::InvalidVoterKey) => ErrorCode::InvalidVoterKey,
+        Some(RaftError::SnapshotNotFound) => ErrorCode::SnapshotNotFound,
+    }
+    .code()
+}
+
+/// The Raft error a peer's error code stands for; `Err` for codes the core has no use for
+/// (the response is then dropped and the core's own timers resend).
+fn raft_error(code: i16) -> Result<Option<RaftError>, String> {
+    Ok(match ErrorCode::from_code(code) {
+        Some(ErrorCode::None) => None,
+        Some(ErrorCode::FencedLeaderEpoch) => Some(RaftError::FencedLeaderEpoch),
+        Some(ErrorCode::UnknownLeaderEpoch) => Some(RaftError::UnknownLeaderEpoch),
+        Some(ErrorCode::NotLeaderOrFollower) => Some(RaftError::NotLeader),
+        Some(ErrorCode::InvalidVoterKey) => Some(RaftError::InvalidVoterKey),
+        Some(ErrorCode::SnapshotNotFound) => Some(RaftError::SnapshotNotFound),
+        Some(other) => return Err(format!("peer answered {other}")),
+        None => return Err(format!("peer answered unknown error code {code}")),
+    })
+}
+
+fn leader_id(leader: Option<NodeId>) -> i32 {
+    leader.map_or(-1, |id| id as i32)
+}
+
+fn leader_of(id: i32) -> Option<NodeId> {
+    (id >= 0).then_some(id as NodeId)
+}
+
+fn non_negative(value: i64, what: &str) -> Result<u64, String> {
+    u64::try_from(value).map_err(|_| format!("{what} {value} is negative"))
+}
+
+fn epoch_of(value: i32, what: &str) -> Result<u32, String> {
+    u32::try_from(value).map_err(|_| format!("{what} {value} is negative"))
+}
+
+impl Wire {
+    fn endpoint(&self, id: NodeId) -> Option<(String, u16)> {
+        self.endpoints.get(&id).cloned()
+    }
+
+    fn check_cluster_id(&self, cluster_id: Option<&str>) -> Result<(), ErrorCode> {
+        match cluster_id {
+            Some(theirs) if theirs != self.cluster_id => Err(ErrorCode::InconsistentClusterId),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A peer's request after conversion.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Inbound {
+    /// Hand `message` to the core, as received from `from`.
+    Raft {
+        from: NodeId,
+        message: Message<Data>,
+    },
+    /// Answer at once with this response (the request is invalid or for another cluster).
+    Refuse(ResponseBody),
+}
+
+/// The one partition of a quorum request, or why there is none. `Err((top, partition))`
+/// carries the error codes to answer with.
+fn single_partition<T>(
+    topics: &[T],
+    name_ok: impl Fn(&T) -> bool,
+    partitions: impl Fn(&T) -> usize,
+) -> Result<usize, ErrorCode> {
+    match topics {
+        [topic] if partitions(topic) == 1 && name_ok(topic) => Ok(0),
+        [topic] if partitions(topic) == 1 => Err(ErrorCode::UnknownTopicOrPartition),
+        _ => Err(ErrorCode::InvalidRequest),
+    }
+}
+
+/// Converts a peer's request. `correlation` is the node's id for the request, echoed by the
+/// core's response so the node can route it back to this connection.
+pub fn request_to_raft(wire: &Wire, body: &RequestBody, correlation: u64) -> Inbound {
+    match body {
+        RequestBody::Vote(request) => vote_request(wire, request, correlation),
+        RequestBody::BeginQuorumEpoch(request) => {
+            begin_quorum_epoch_request(wire, request, correlation)
+        }
+        RequestBody::EndQuorumEpoch(request) => {
+            end_quorum_epoch_request(wire, request, correlation)
+        }
+        RequestBody::Fetch(request) => fetch_request(wire, request, correlation),
+        RequestBody::FetchSnapshot(request) => fetch_snapshot_request(wire, request, correlation),
+        RequestBody::ApiVersions(_)
+        | RequestBody::DescribeQuorum(_)
+        | RequestBody::DescribeCluster(_) => {
+            panic!("{:?} is answered by the node, not the core", body.api_key())
+        }
+    }
+}
+
+fn vote_request(wire: &Wire, request: &VoteRequest, correlation: u64) -> Inbound {
+    let refuse = |top: ErrorCode, partition: ErrorCode| {
+        Inbound::Refuse(ResponseBody::Vote(vote_response_body(
+            wire,
+            top,
+            partition,
+            0,
+            None,
+            false,
+            &request.topics,
+        )))
+    };
+    if let Err(code) = wire.check_cluster_id(request.cluster_id.as_deref()) {
+        return refuse(code, ErrorCode::None);
+    }
+    let index = match single_partition(
+        &request.topics,
+        |t| t.topic_name == METADATA_TOPIC,
+        |t| t.partitions.len(),
+    ) {
+        Ok(index) => index,
+        Err(ErrorCode::InvalidRequest) => {
+            return refuse(ErrorCode::InvalidRequest, ErrorCode::None);
+        }
+        Err(code) => return refuse(ErrorCode::None, code),
+    };
+    let p = &request.topics[index].partitions[0];
+    let parsed = (|| {
+        let voter_id = if request.voter_id < 0 {
+            wire.local_id as i32
+        } else {
+            request.voter_id
+        };
+        Ok::<_, String>(Message::VoteRequest {
+            correlation,
+            candidate_epoch: epoch_of(p.replica_epoch, "candidate epoch")?,
+            candidate: key(
+                Some(p.replica_id)
+                    .filter(|id| *id >= 0)
+                    .ok_or("negative candidate id")?,
+                p.replica_directory_id,
+            ),
+            voter: key(voter_id, p.voter_directory_id),
+            last_epoch: epoch_of(p.last_offset_epoch, "last offset epoch")?,
+            last_offset: non_negative(p.last_offset, "last offset")?,
+            pre_vote: p.pre_vote,
+        })
+    })();
+    match (parsed, p.partition_index) {
+        (Ok(message), 0) => Inbound::Raft {
+            from: p.replica_id as NodeId,
+            message,
+        },
+        (Ok(_), _) => refuse(ErrorCode::None, ErrorCode::UnknownTopicOrPartition),
+        (Err(_), _) => refuse(ErrorCode::InvalidRequest, ErrorCode::None),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn vote_response_body(
+    wire: &Wire,
+    top: ErrorCode,
+    partition_error: ErrorCode,
+    epoch: u32,
+    leader: Option<NodeId>,
+    granted: bool,
+    request_topics: &[vote_request::TopicData],
+) -> VoteResponse {
+    let topic_name = request_topics
+        .first()
+        .map_or(METADATA_TOPIC.to_owned(), |t| t.topic_name.clone());
+    VoteResponse {
+        error_code: top.code(),
+        topics: if top == ErrorCode::None {
+            vec![vote_response::TopicData {
+                topic_name,
+                partitions: vec![vote_response::PartitionData {
+                    partition_index: 0,
+                    error_code: partition_error.code(),
+                    leader_id: leader_id(leader),
+                    leader_epoch: epoch as i32,
+                    vote_granted: granted,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }]
+        } else {
+            Vec::new()
+        },
+        node_endpoints: node_endpoints(wire, leader)
+            .map(|(node_id, host, port)| vote_response::NodeEndpoint {
+                node_id,
+                host,
+                port,
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+fn node_endpoints(wire: &Wire, leader: Option<NodeId>) -> impl Iterator<Item = (i32, String, u16)> {
+    leader
+        .and_then(|id| {
+            wire.endpoint(id)
+                .map(|(host, port)| (id as i32, host, port))
+        })
+        .into_iter()
+}
+
+fn begin_quorum_epoch_request(
+    wire: &Wire,
+    request: &BeginQuorumEpochRequest,
+    correlation: u64,
+) -> Inbound {
+    let refuse = |top: ErrorCode, partition: ErrorCode| {
+        Inbound::Refuse(ResponseBody::BeginQuorumEpoch(
+            begin_quorum_epoch_response_body(wire, top, partition, 0, None),
+        ))
+    };
+    if let Err(code) = wire.check_cluster_id(request.cluster_id.as_deref()) {
+        return refuse(code, ErrorCode::None);
+    }
+    match single_partition(
+        &request.topics,
+        |t| t.topic_name == METADATA_TOPIC,
+        |t| t.partitions.len(),
+    ) {
+        Ok(_) => {}
+        Err(ErrorCode::InvalidRequest) => {
+            return refuse(ErrorCode::InvalidRequest, ErrorCode::None);
+        }
+        Err(code) => return refuse(ErrorCode::None, code),
+    }
+    let p = &request.topics[0].partitions[0];
+    if p.partition_index != 0 {
+        return refuse(ErrorCode::None, ErrorCode::UnknownTopicOrPartition);
+    }
+    let (Ok(epoch), true) = (epoch_of(p.leader_epoch, "leader epoch"), p.leader_id >= 0) else {
+        return refuse(ErrorCode::InvalidRequest, ErrorCode::None);
+    };
+    let voter_id = if request.voter_id < 0 {
+        wire.local_id as i32
+    } else {
+        request.voter_id
+    };
+    Inbound::Raft {
+        from: p.leader_id as NodeId,
+        message: Message::BeginQuorumEpochRequest {
+            correlation,
+            epoch,
+            leader: p.leader_id as NodeId,
+            voter: key(voter_id, p.voter_directory_id),
+        },
+    }
+}
+
+fn begin_quorum_epoch_response_body(
+    wire: &Wire,
+    top: ErrorCode,
+    partition_error: ErrorCode,
+    epoch: u32,
+    leader: Option<NodeId>,
+) -> BeginQuorumEpochResponse {
+    BeginQuorumEpochResponse {
+        error_code: top.code(),
+        topics: if top == ErrorCode::None {
+            vec![begin_quorum_epoch_response::TopicData {
+                topic_name: METADATA_TOPIC.to_owned(),
+                partitions: vec![begin_quorum_epoch_response::PartitionData {
+                    partition_index: 0,
+                    error_code: partition_error.code(),
+                    leader_id: leader_id(leader),
+                    leader_epoch: epoch as i32,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }]
+        } else {
+            Vec::new()
+        },
+        node_endpoints: node_endpoints(wire, leader)
+            .map(
+                |(node_id, host, port)| begin_quorum_epoch_response::NodeEndpoint {
+                    node_id,
+                    host,
+                    port,
+                    ..Default::default()
+                },
+            )
+            .collect(),
+        ..Default::default()
+    }
+}
+
+fn end_quorum_epoch_request(
+    wire: &Wire,
+    request: &EndQuorumEpochRequest,
+    correlation: u64,
+) -> Inbound {
+    let refuse = |top: ErrorCode, partition: ErrorCode| {
+        Inbound::Refuse(ResponseBody::EndQuorumEpoch(
+            end_quorum_epoch_response_body(wire, top, partition, 0, None),
+        ))
+    };
+    if let Err(code) = wire.check_cluster_id(request.cluster_id.as_deref()) {
+        return refuse(code, ErrorCode::None);
+    }
+    match single_partition(
+        &request.topics,
+        |t| t.topic_name == METADATA_TOPIC,
+        |t| t.partitions.len(),
+    ) {
+        Ok(_) => {}
+        Err(ErrorCode::InvalidRequest) => {
+            return refuse(ErrorCode::InvalidRequest, ErrorCode::None);
+        }
+        Err(code) => return refuse(ErrorCode::None, code),
+    }
+    let p = &request.topics[0].partitions[0];
+    if p.partition_index != 0 {
+        return refuse(ErrorCode::None, ErrorCode::UnknownTopicOrPartition);
+    }
+    let (Ok(epoch), true) = (epoch_of(p.leader_epoch, "leader epoch"), p.leader_id >= 0) else {
+        return refuse(ErrorCode::InvalidRequest, ErrorCode::None);
+    };
+    // v0 names successors by id only; v1 adds their directory ids.
+    let successors: Vec<ReplicaKey> = if p.preferred_candidates.is_empty() {
+        p.preferred_successors
+            .iter()
+            .filter(|id| **id >= 0)
+            .map(|id| key(*id, Uuid::ZERO))
+            .collect()
+    } else {
+        p.preferred_candidates
+            .iter()
+            .filter(|c| c.candidate_id >= 0)
+            .map(|c| key(c.candidate_id, c.candidate_directory_id))
+            .collect()
+    };
+    Inbound::Raft {
+        from: p.leader_id as NodeId,
+        message: Message::EndQuorumEpochRequest {
+            correlation,
+            epoch,
+            leader: p.leader_id as NodeId,
+            preferred_successors: successors,
+        },
+    }
+}
+
+fn end_quorum_epoch_response_body(
+    wire: &Wire,
+    top: ErrorCode,
+    partition_error: ErrorCode,
+    epoch: u32,
+    leader: Option<NodeId>,
+) -> EndQuorumEpochResponse {
+    let begin = begin_quorum_epoch_response_body(wire, top, partition_error, epoch, leader);
+    EndQuorumEpochResponse {
+        error_code: begin.error_code,
+        topics: begin
+            .topics
+            .into_iter()
+            .map(|t| end_quorum_epoch_response::TopicData {
+                topic_name: t.topic_name,
+                partitions: t
+                    .partitions
+                    .into_iter()
+                    .map(|p| end_quorum_epoch_response::PartitionData {
+                        partition_index: p.partition_index,
+                        error_code: p.error_code,
+                        leader_id: p.leader_id,
+                        leader_epoch: p.leader_epoch,
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            })
+            .collect(),
+        node_endpoints: begin
+            .node_endpoints
+            .into_iter()
+            .map(|e| end_quorum_epoch_response::NodeEndpoint {
+                node_id: e.node_id,
+                host: e.host,
+                port: e.port,
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+fn fetch_request(wire: &Wire, request: &FetchRequest, correlation: u64) -> Inbound {
+    let refuse = |top: ErrorCode, partition: ErrorCode| {
+        Inbound::Refuse(ResponseBody::Fetch(fetch_error_body(
+            wire, top, partition, request,
+        )))
+    };
+    if let Err(code) = wire.check_cluster_id(request.cluster_id.as_deref()) {
+        return refuse(code, ErrorCode::None);
+    }
+    let [topic] = request.topics.as_slice() else {
+        return refuse(ErrorCode::InvalidRequest, ErrorCode::None);
+    };
+    let [p] = topic.partitions.as_slice() else {
+        return refuse(ErrorCode::InvalidRequest, ErrorCode::None);
+    };
+    // v12 names the topic, v13+ gives its id; keel's generated defaults make the other one
+    // empty/zero, so exactly one of the two is checked.
+    if !topic.topic.is_empty() && topic.topic != METADATA_TOPIC {
+        return refuse(ErrorCode::None, ErrorCode::UnknownTopicOrPartition);
+    }
+    if topic.topic.is_empty() && topic.topic_id != Uuid::METADATA_TOPIC_ID {
+        return refuse(ErrorCode::None, ErrorCode::UnknownTopicId);
+    }
+    if p.partition != 0 {
+        return refuse(ErrorCode::None, ErrorCode::UnknownTopicOrPartition);
+    }
+    // ReplicaId moved into ReplicaState in v15; the generated default of the absent one is -1.
+    let replica_id = if request.replica_state.replica_id >= 0 {
+        request.replica_state.replica_id
+    } else {
+        request.replica_id
+    };
+    let parsed = (|| {
+        if replica_id < 0 {
+            return Err("a replica fetch needs a replica id".to_string());
+        }
+        let fetch_offset = non_negative(p.fetch_offset, "fetch offset")?;
+        // An empty log has no last epoch: Kafka sends -1 (the schema default) or 0.
+        let last_fetched_epoch = if p.last_fetched_epoch < 0 {
+            0
+        } else {
+            p.last_fetched_epoch as u32
+        };
+        let max_bytes = match (request.max_bytes, p.partition_max_bytes) {
+            (a, b) if a > 0 && b > 0 => a.min(b),
+            (a, b) => a.max(b).max(1),
+        };
+        Ok(Message::FetchRequest {
+            correlation,
+            replica: key(replica_id, p.replica_directory_id),
+            current_leader_epoch: epoch_of(p.current_leader_epoch, "current leader epoch")?,
+            fetch_offset,
+            last_fetched_epoch,
+            max_wait_ms: u64::try_from(request.max_wait_ms.max(0)).expect("non-negative"),
+            max_bytes: max_bytes as u32,
+        })
+    })();
+    match parsed {
+        Ok(message) => Inbound::Raft {
+            from: replica_id as NodeId,
+            message,
+        },
+        Err(_) => refuse(ErrorCode::None, ErrorCode::InvalidRequest),
+    }
+}
+
+fn fetch_error_body(
+    wire: &Wire,
+    top: ErrorCode,
+    partition_error: ErrorCode,
+    request: &FetchRequest,
+) -> FetchResponse {
+    let topic = request.topics.first();
+    FetchResponse {
+        error_code: top.code(),
+        responses: if top == ErrorCode::None {
+            vec![fetch_response::FetchableTopicResponse {
+                topic: topic.map_or(String::new(), |t| t.topic.clone()),
+                topic_id: topic.map_or(Uuid::ZERO, |t| t.topic_id),
+                partitions: vec![fetch_response::PartitionData {
+                    partition_index: topic
+                        .and_then(|t| t.partitions.first())
+                        .map_or(0, |p| p.partition),
+                    error_code: partition_error.code(),
+                    high_watermark: -1,
+                    records: Some(Vec::new()),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }]
+        } else {
+            Vec::new()
+        },
+        node_endpoints: Vec::new(),
+        ..Default::default()
+    }
+    .with_endpoints(wire, None)
+}
+
+trait WithEndpoints {
+    fn with_endpoints(self, wire: &Wire, leader: Option<NodeId>) -> Self;
+}
+
+impl WithEndpoints for FetchResponse {
+    fn with_endpoints(mut self, wire: &Wire, leader: Option<NodeId>) -> Self {
+        self.node_endpoints = node_endpoints(wire, leader)
+            .map(|(node_id, host, port)| fetch_response::NodeEndpoint {
+                node_id,
+                host,
+                port: i32::from(port),
+                rack: None,
+                ..Default::default()
+            })
+            .collect();
+        self
+    }
+}
+
+fn fetch_snapshot_request(
+    wire: &Wire,
+    request: &FetchSnapshotRequest,
+    correlation: u64,
+) -> Inbound {
+    let refuse = |top: ErrorCode, partition: ErrorCode| {
+        Inbound::Refuse(ResponseBody::FetchSnapshot(fetch_snapshot_error_body(
+            top, partition,
+        )))
+    };
+    if let Err(code) = wire.check_cluster_id(request.cluster_id.as_deref()) {
+        return refuse(code, ErrorCode::None);
+    }
+    match single_partition(
+        &request.topics,
+        |t| t.name == METADATA_TOPIC,
+        |t| t.partitions.len(),
+    ) {
+        Ok(_) => {}
+        Err(ErrorCode::InvalidRequest) => {
+            return refuse(ErrorCode::InvalidRequest, ErrorCode::None);
+        }
+        Err(code) => return refuse(ErrorCode::None, code),
+    }
+    let p = &request.topics[0].partitions[0];
+    if p.partition != 0 {
+        return refuse(ErrorCode::None, ErrorCode::UnknownTopicOrPartition);
+    }
+    let parsed = (|| {
+        if request.replica_id < 0 {
+            return Err("a snapshot fetch needs a replica id".to_string());
+        }
+        Ok(Message::FetchSnapshotRequest {
+            correlation,
+            replica: key(request.replica_id, p.replica_directory_id),
+            current_leader_epoch: epoch_of(p.current_leader_epoch, "current leader epoch")?,
+            snapshot: SnapshotId {
+                end_offset: non_negative(p.snapshot_id.end_offset, "snapshot end offset")?,
+                epoch: epoch_of(p.snapshot_id.epoch, "snapshot epoch")?,
+            },
+            position: non_negative(p.position, "position").map_err(|_| "position".to_string())?,
+            max_bytes: request.max_bytes.max(1) as u32,
+        })
+    })();
+    match parsed {
+        Ok(message) => Inbound::Raft {
+            from: request.replica_id as NodeId,
+            message,
+        },
+        Err(reason) if reason == "position" => {
+            refuse(ErrorCode::None, ErrorCode::PositionOutOfRange)
+        }
+        Err(_) => refuse(ErrorCode::InvalidRequest, ErrorCode::None),
+    }
+}
+
+fn fetch_snapshot_error_body(top: ErrorCode, partition_error: ErrorCode) -> FetchSnapshotResponse {
+    FetchSnapshotResponse {
+        error_code: top.code(),
+        topics: if top == ErrorCode::None {
+            vec![fetch_snapshot_response::TopicSnapshot {
+                name: METADATA_TOPIC.to_owned(),
+                partitions: vec![fetch_snapshot_response::PartitionSnapshot {
+                    index: 0,
+                    error_code: partition_error.code(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }]
+        } else {
+            Vec::new()
+        },
+        ..Default::default()
+    }
+}
+
+/// What the leader's node read from storage for a response (the core's `Fill`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Filled {
+    Nothing,
+    /// Whole batches, back to back, as stored.
+    Records(Vec<u8>),
+    /// A piece of the snapshot file and the file's total size.
+    SnapshotChunk {
+        bytes: Vec<u8>,
+        size: u64,
+    },
+}
+
+/// Converts the core's response into the Kafka response to the request it answers, at that
+/// request's version.
+pub fn response_from_raft(wire: &Wire, message: Message<Data>, filled: Filled) -> ResponseBody {
+    match message {
+        Message::VoteResponse {
+            error,
+            epoch,
+            leader,
+            granted,
+            ..
+        } => ResponseBody::Vote(vote_response_body(
+            wire,
+            ErrorCode::None,
+            ErrorCode::from_code(error_code(error)).expect("known code"),
+            epoch,
+            leader,
+            granted,
+            &[],
+        )),
+        Message::BeginQuorumEpochResponse {
+            error,
+            epoch,
+            leader,
+            ..
+        } => ResponseBody::BeginQuorumEpoch(begin_quorum_epoch_response_body(
+            wire,
+            ErrorCode::None,
+            ErrorCode::from_code(error_code(error)).expect("known code"),
+            epoch,
+            leader,
+        )),
+        Message::EndQuorumEpochResponse {
+            error,
+            epoch,
+            leader,
+            ..
+        } => ResponseBody::EndQuorumEpoch(end_quorum_epoch_response_body(
+            wire,
+            ErrorCode::None,
+            ErrorCode::from_code(error_code(error)).expect("known code"),
+            epoch,
+            leader,
+        )),
+        Message::FetchResponse {
+            error,
+            epoch,
+            leader,
+            high_watermark,
+            log_start_offset,
+            diverging,
+            snapshot,
+            ..
+        } => {
+            let records = match filled {
+                Filled::Records(bytes) => bytes,
+                _ => Vec::new(),
+            };
+            ResponseBody::Fetch(
+                FetchResponse {
+                    responses: vec![fetch_response::FetchableTopicResponse {
+                        topic: METADATA_TOPIC.to_owned(),
+                        topic_id: Uuid::METADATA_TOPIC_ID,
+                        partitions: vec![fetch_response::PartitionData {
+                            partition_index: 0,
+                            error_code: error_code(error),
+                            high_watermark: high_watermark as i64,
+                            last_stable_offset: high_watermark as i64,
+                            log_start_offset: log_start_offset as i64,
+                            diverging_epoch: match diverging {
+                                Some(d) => fetch_response::EpochEndOffset {
+                                    epoch: d.epoch as i32,
+                                    end_offset: d.offset as i64,
+                                    ..Default::default()
+                                },
+                                None => Default::default(),
+                            },
+                            current_leader: fetch_response::LeaderIdAndEpoch {
+                                leader_id: leader_id(leader),
+                                leader_epoch: epoch as i32,
+                                ..Default::default()
+                            },
+                            snapshot_id: match snapshot {
+                                Some(s) => fetch_response::SnapshotId {
+                                    end_offset: s.end_offset as i64,
+                                    epoch: s.epoch as i32,
+                                    ..Default::default()
+                                },
+                                None => Default::default(),
+                            },
+                            // keel always sends a record set, never null: librdkafka (and
+                            // Kafka clients before KAFKA-18648) cannot read null records.
+                            records: Some(records),
+                            ..Default::default()
+                        }],
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }
+                .with_endpoints(wire, leader),
+            )
+        }
+        Message::FetchSnapshotResponse {
+            error,
+            epoch,
+            leader,
+            snapshot,
+            position,
+            ..
+        } => {
+            let (bytes, size) = match filled {
+                Filled::SnapshotChunk { bytes, size } => (bytes, size),
+                _ => (Vec::new(), 0),
+            };
+            ResponseBody::FetchSnapshot(FetchSnapshotResponse {
+                topics: vec![fetch_snapshot_response::TopicSnapshot {
+                    name: METADATA_TOPIC.to_owned(),
+                    partitions: vec![fetch_snapshot_response::PartitionSnapshot {
+                        index: 0,
+                        error_code: error_code(error),
+                        snapshot_id: fetch_snapshot_response::SnapshotId {
+                            end_offset: snapshot.end_offset as i64,
+                            epoch: snapshot.epoch as i32,
+                            ..Default::default()
+                        },
+                        current_leader: fetch_snapshot_response::LeaderIdAndEpoch {
+                            leader_id: leader_id(leader),
+                            leader_epoch: epoch as i32,
+                            ..Default::default()
+                        },
+                        size: size as i64,
+                        position: position as i64,
+                        unaligned_records: bytes,
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                node_endpoints: node_endpoints(wire, leader)
+                    .map(
+                        |(node_id, host, port)| fetch_snapshot_response::NodeEndpoint {
+                            node_id,
+                            host,
+                            port,
+                            ..Default::default()
+                        },
+                    )
+                    .collect(),
+                ..Default::default()
+            })
+        }
+        request => panic!("{} is a request, not a response", request.name()),
+    }
+}
+
+/// Converts the core's request to a peer into a Kafka request (at the version keel sends).
+/// `receiver_directory_id` is the receiver's pinned directory id, or zero if not yet known.
+pub fn request_from_raft(
+    wire: &Wire,
+    message: &Message<Data>,
+    receiver_directory_id: Uuid,
+) -> (RequestBody, i16) {
+    let local_directory_id = wire.local_directory_id;
+    let leader_endpoints = |id: NodeId| {
+        wire.endpoint(id)
+            .map(|(host, port)| (wire.listener_name.clone(), host, port))
+            .into_iter()
+    };
+    match message {
+        Message::VoteRequest {
+            candidate_epoch,
+            candidate,
+            voter,
+            last_epoch,
+            last_offset,
+            pre_vote,
+            ..
+        } => (
+            RequestBody::Vote(VoteRequest {
+                cluster_id: Some(wire.cluster_id.clone()),
+                voter_id: voter.id as i32,
+                topics: vec![vote_request::TopicData {
+                    topic_name: METADATA_TOPIC.to_owned(),
+                    partitions: vec![vote_request::PartitionData {
+                        partition_index: 0,
+                        replica_epoch: *candidate_epoch as i32,
+                        replica_id: candidate.id as i32,
+                        replica_directory_id: local_directory_id,
+                        voter_directory_id: receiver_directory_id,
+                        last_offset_epoch: *last_epoch as i32,
+                        last_offset: *last_offset as i64,
+                        pre_vote: *pre_vote,
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }),
+            VOTE_VERSION,
+        ),
+        Message::BeginQuorumEpochRequest {
+            epoch,
+            leader,
+            voter,
+            ..
+        } => (
+            RequestBody::BeginQuorumEpoch(BeginQuorumEpochRequest {
+                cluster_id: Some(wire.cluster_id.clone()),
+                voter_id: voter.id as i32,
+                topics: vec![begin_quorum_epoch_request::TopicData {
+                    topic_name: METADATA_TOPIC.to_owned(),
+                    partitions: vec![begin_quorum_epoch_request::PartitionData {
+                        partition_index: 0,
+                        voter_directory_id: receiver_directory_id,
+                        leader_id: *leader as i32,
+                        leader_epoch: *epoch as i32,
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                leader_endpoints: leader_endpoints(*leader)
+                    .map(
+                        |(name, host, port)| begin_quorum_epoch_request::LeaderEndpoint {
+                            name,
+                            host,
+                            port,
+                            ..Default::default()
+                        },
+                    )
+                    .collect(),
+                ..Default::default()
+            }),
+            BEGIN_QUORUM_EPOCH_VERSION,
+        ),
+        Message::EndQuorumEpochRequest {
+            epoch,
+            leader,
+            preferred_successors,
+            ..
+        } => (
+            RequestBody::EndQuorumEpoch(EndQuorumEpochRequest {
+                cluster_id: Some(wire.cluster_id.clone()),
+                topics: vec![end_quorum_epoch_request::TopicData {
+                    topic_name: METADATA_TOPIC.to_owned(),
+                    partitions: vec![end_quorum_epoch_request::PartitionData {
+                        partition_index: 0,
+                        leader_id: *leader as i32,
+                        leader_epoch: *epoch as i32,
+                        preferred_candidates: preferred_successors
+                            .iter()
+                            .map(|k| end_quorum_epoch_request::ReplicaInfo {
+                                candidate_id: k.id as i32,
+                                candidate_directory_id: uuid(k.directory_id),
+                                ..Default::default()
+                            })
+                            .collect(),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                leader_endpoints: leader_endpoints(*leader)
+                    .map(
+                        |(name, host, port)| end_quorum_epoch_request::LeaderEndpoint {
+                            name,
+                            host,
+                            port,
+                            ..Default::default()
+                        },
+                    )
+                    .collect(),
+                ..Default::default()
+            }),
+            END_QUORUM_EPOCH_VERSION,
+        ),
+        Message::FetchRequest {
+            replica,
+            current_leader_epoch,
+            fetch_offset,
+            last_fetched_epoch,
+            max_wait_ms,
+            max_bytes,
+            ..
+        } => (
+            RequestBody::Fetch(FetchRequest {
+                cluster_id: Some(wire.cluster_id.clone()),
+                replica_state: fetch_request::ReplicaState {
+                    replica_id: replica.id as i32,
+                    replica_epoch: -1,
+                    ..Default::default()
+                },
+                max_wait_ms: i32::try_from(*max_wait_ms).unwrap_or(i32::MAX),
+                min_bytes: 0,
+                max_bytes: *max_bytes as i32,
+                session_epoch: -1,
+                topics: vec![fetch_request::FetchTopic {
+                    topic_id: Uuid::METADATA_TOPIC_ID,
+                    partitions: vec![fetch_request::FetchPartition {
+                        partition: 0,
+                        current_leader_epoch: *current_leader_epoch as i32,
+                        fetch_offset: *fetch_offset as i64,
+                        last_fetched_epoch: *last_fetched_epoch as i32,
+                        log_start_offset: -1,
+                        partition_max_bytes: *max_bytes as i32,
+                        replica_directory_id: local_directory_id,
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }),
+            FETCH_VERSION,
+        ),
+        Message::FetchSnapshotRequest {
+            replica,
+            current_leader_epoch,
+            snapshot,
+            position,
+            max_bytes,
+            ..
+        } => (
+            RequestBody::FetchSnapshot(FetchSnapshotRequest {
+                cluster_id: Some(wire.cluster_id.clone()),
+                replica_id: replica.id as i32,
+                max_bytes: *max_bytes as i32,
+                topics: vec![fetch_snapshot_request::TopicSnapshot {
+                    name: METADATA_TOPIC.to_owned(),
+                    partitions: vec![fetch_snapshot_request::PartitionSnapshot {
+                        partition: 0,
+                        current_leader_epoch: *current_leader_epoch as i32,
+                        snapshot_id: fetch_snapshot_request::SnapshotId {
+                            end_offset: snapshot.end_offset as i64,
+                            epoch: snapshot.epoch as i32,
+                            ..Default::default()
+                        },
+                        position: *position as i64,
+                        replica_directory_id: local_directory_id,
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }),
+            FETCH_SNAPSHOT_VERSION,
+        ),
+        response => panic!("{} is a response, not a request", response.name()),
+    }
+}
+
+/// What the node remembers of a request it sent, to turn the answer back into a core message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sent {
+    pub correlation: u64,
+    pub pre_vote: bool,
+}
+
+/// The fetched batches inside a Fetch response's records, as the core wants them.
+pub type ParseBatches<'a> = &'a dyn Fn(Vec<u8>) -> Result<Vec<crate::raft::Batch<Data>>, String>;
+
+/// Converts a peer's response into the core's message. `Err` means the response carries
+/// nothing the core can use (a top-level error, a malformed shape); the node logs and drops it.
+pub fn response_to_raft(
+    response: ResponseBody,
+    sent: Sent,
+    parse_batches: ParseBatches<'_>,
+) -> Result<Message<Data>, String> {
+    let correlation = sent.correlation;
+    let top_level = |code: i16| -> Result<(), String> {
+        match ErrorCode::from_code(code) {
+            Some(ErrorCode::None) => Ok(()),
+            Some(error) => Err(format!("request refused: {error}")),
+            None => Err(format!("request refused with unknown error code {code}")),
+        }
+    };
+    match response {
+        ResponseBody::Vote(r) => {
+            top_level(r.error_code)?;
+            let p = single(r.topics.into_iter().map(|t| t.partitions))?;
+            Ok(Message::VoteResponse {
+                correlation,
+                error: raft_error(p.error_code)?,
+                epoch: epoch_of(p.leader_epoch, "leader epoch")?,
+                leader: leader_of(p.leader_id),
+                granted: p.vote_granted,
+                pre_vote: sent.pre_vote,
+            })
+        }
+        ResponseBody::BeginQuorumEpoch(r) => {
+            top_level(r.error_code)?;
+            let p = single(r.topics.into_iter().map(|t| t.partitions))?;
+            Ok(Message::BeginQuorumEpochResponse {
+                correlation,
+                error: raft_error(p.error_code)?,
+                epoch: epoch_of(p.leader_epoch, "leader epoch")?,
+                leader: leader_of(p.leader_id),
+            })
+        }
+        ResponseBody::EndQuorumEpoch(r) => {
+            top_level(r.error_code)?;
+            let p = single(r.topics.into_iter().map(|t| t.partitions))?;
+            Ok(Message::EndQuorumEpochResponse {
+                correlation,
+                error: raft_error(p.error_code)?,
+                epoch: epoch_of(p.leader_epoch, "leader epoch")?,
+                leader: leader_of(p.leader_id),
+            })
+        }
+        ResponseBody::Fetch(r) => {
+            top_level(r.error_code)?;
+            let p = single(r.responses.into_iter().map(|t| t.partitions))?;
+            let diverging = (p.diverging_epoch.epoch >= 0 && p.diverging_epoch.end_offset >= 0)
+                .then_some(OffsetAndEpoch {
+                    offset: p.diverging_epoch.end_offset as u64,
+                    epoch: p.diverging_epoch.epoch as u32,
+                });
+            let snapshot =
+                (p.snapshot_id.epoch >= 0 && p.snapshot_id.end_offset >= 0).then_some(SnapshotId {
+                    end_offset: p.snapshot_id.end_offset as u64,
+                    epoch: p.snapshot_id.epoch as u32,
+                });
+            let error = raft_error(p.error_code)?;
+            let batches = match p.records {
+                Some(bytes) if !bytes.is_empty() => parse_batches(bytes)?,
+                _ => Vec::new(),
+            };
+            Ok(Message::FetchResponse {
+                correlation,
+                error,
+                epoch: epoch_of(p.current_leader.leader_epoch.max(0), "leader epoch")?,
+                leader: leader_of(p.current_leader.leader_id),
+                high_watermark: non_negative(p.high_watermark.max(0), "high watermark")?,
+                log_start_offset: non_negative(p.log_start_offset.max(0), "log start offset")?,
+                diverging,
+                snapshot,
+                batches,
+            })
+        }
+        ResponseBody::FetchSnapshot(r) => {
+            top_level(r.error_code)?;
+            let p = single(r.topics.into_iter().map(|t| t.partitions))?;
+            let error = raft_error(p.error_code)?;
+            Ok(Message::FetchSnapshotResponse {
+                correlation,
+                error,
+                epoch: epoch_of(p.current_leader.leader_epoch.max(0), "leader epoch")?,
+                leader: leader_of(p.current_leader.leader_id),
+                snapshot: SnapshotId {
+                    end_offset: non_negative(p.snapshot_id.end_offset, "snapshot end offset")?,
+                    epoch: epoch_of(p.snapshot_id.epoch, "snapshot epoch")?,
+                },
+                size: non_negative(p.size, "snapshot size")?,
+                position: non_negative(p.position, "position")?,
+                chunk: (error.is_none()).then_some(Data::Chunk(p.unaligned_records)),
+            })
+        }
+        ResponseBody::ApiVersions(_)
+        | ResponseBody::DescribeQuorum(_)
+        | ResponseBody::DescribeCluster(_) => Err("not a quorum response".to_string()),
+    }
+}
+
+/// The one partition of a one-topic response.
+fn single<P>(mut topics: impl Iterator<Item = Vec<P>>) -> Result<P, String> {
+    let (Some(partitions), None) = (topics.next(), topics.next()) else {
+        return Err("the response does not hold exactly one topic".to_string());
+    };
+    let mut partitions = partitions.into_iter();
+    match (partitions.next(), partitions.next()) {
+        (Some(p), None) => Ok(p),
+        _ => Err("the response does not hold exactly one partition".to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wire() -> Wire {
+        Wire {
+            cluster_id: "MkU3OEVBNTcwNTJENDM2Qg".into(),
+            local_id: 1,
+            local_directory_id: Uuid::from_bytes([1; 16]),
+            listener_name: "CONTROLLER".into(),
+            endpoints: BTreeMap::from([
+                (1, ("127.0.0.1".into(), 9093)),
+                (2, ("127.0.0.1".into(), 9094)),
+            ]),
+        }
+    }
+
+    fn no_batches() -> impl Fn(Vec<u8>) -> Result<Vec<crate::raft::Batch<Data>>, String> {
+        |bytes: Vec<u8>| Err(format!("unexpected {} bytes", bytes.len()))
+    }
+
+    /// A core request survives the trip to the wire and back (as the receiving node sees it).
+    fn through_the_wire(message: Message<Data>, receiver_directory: Uuid) -> Inbound {
+        let sender = wire();
+        let (body, version) = request_from_raft(&sender, &message, receiver_directory);
+        let frame = body.encode_to_vec(version);
+        let decoded = RequestBody::decode(
+            body.api_key(),
+            &mut crate::protocol::Reader::new(&frame),
+            version,
+        )
+        .unwrap();
+        let receiver = Wire {
+            local_id: 2,
+            local_directory_id: Uuid::from_bytes([2; 16]),
+            ..wire()
+        };
+        request_to_raft(&receiver, &decoded, 77)
+    }
+
+    trait EncodeToVec {
+        fn encode_to_vec(&self, version: i16) -> Vec<u8>;
+    }
+    impl EncodeToVec for RequestBody {
+        fn encode_to_vec(&self, version: i16) -> Vec<u8> {
+            let mut out = Vec::new();
+            self.encode(&mut out, version).unwrap();
+            out
+        }
+    }
+
+    fn local_key() -> ReplicaKey {
+        key(1, Uuid::from_bytes([1; 16]))
+    }
+
+    #[test]
+    fn a_pre_vote_keeps_its_epoch_and_keys_across_the_wire() {
+        let message = Message::VoteRequest {
+            correlation: 5,
+            candidate_epoch: 7,
+            candidate: local_key(),
+            voter: key(2, Uuid::from_bytes([2; 16])),
+            last_epoch: 6,
+            last_offset: 1234,
+            pre_vote: true,
+        };
+        let Inbound::Raft { from, message: got } =
+            through_the_wire(message.clone(), Uuid::from_bytes([2; 16]))
+        else {
+            panic!("refused")
+        };
+        assert_eq!(from, 1);
+        let Message::VoteRequest { correlation, .. } = &got else {
+            panic!()
+        };
+        assert_eq!(*correlation, 77, "the receiver's own correlation");
+        let expected = match message {
+            Message::VoteRequest { .. } => Message::VoteRequest {
+                correlation: 77,
+                candidate_epoch: 7,
+                candidate: local_key(),
+                voter: key(2, Uuid::from_bytes([2; 16])),
+                last_epoch: 6,
+                last_offset: 1234,
+                pre_vote: true,
+            },
+            _ => unreachable!(),
+        };
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn a_fetch_crosses_the_wire_with_its_offsets_and_directory() {
+        let message = Message::FetchRequest {
+            correlation: 9,
+            replica: local_key(),
+            current_leader_epoch: 8,
+            fetch_offset: 1235,
+            last_fetched_epoch: 7,
+            max_wait_ms: 500,
+            max_bytes: 8 << 20,
+        };
+        let Inbound::Raft { from, message: got } = through_the_wire(message, Uuid::ZERO) else {
+            panic!("refused")
+        };
+        assert_eq!(from, 1);
+        assert_eq!(
+            got,
+            Message::FetchRequest {
+                correlation: 77,
+                replica: local_key(),
+                current_leader_epoch: 8,
+                fetch_offset: 1235,
+                last_fetched_epoch: 7,
+                max_wait_ms: 500,
+                max_bytes: 8 << 20,
+            }
+        );
+    }
+
+    #[test]
+    fn a_request_for_another_cluster_is_refused_with_inconsistent_cluster_id() {
+        let request = RequestBody::Vote(VoteRequest {
+            cluster_id: Some("another-cluster".into()),
+            ..Default::default()
+        });
+        let Inbound::Refuse(ResponseBody::Vote(response)) = request_to_raft(&wire(), &request, 1)
+        else {
+            panic!("not refused")
+        };
+        assert_eq!(response.error_code, ErrorCode::InconsistentClusterId.code());
+    }
+
+    #[test]
+    fn a_request_without_exactly_the_metadata_partition_is_refused() {
+        let request = RequestBody::BeginQuorumEpoch(BeginQuorumEpochRequest::default());
+        let Inbound::Refuse(ResponseBody::BeginQuorumEpoch(response)) =
+            request_to_raft(&wire(), &request, 1)
+        else {
+            panic!("not refused")
+        };
+        assert_eq!(response.error_code, ErrorCode::InvalidRequest.code());
+        let wrong_topic = RequestBody::Fetch(FetchRequest {
+            topics: vec![fetch_request::FetchTopic {
+                topic_id: Uuid::from_bytes([9; 16]),
+                partitions: vec![fetch_request::FetchPartition::default()],
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+        let Inbound::Refuse(ResponseBody::Fetch(response)) =
+            request_to_raft(&wire(), &wrong_topic, 1)
+        else {
+            panic!("not refused")
+        };
+        assert_eq!(
+            response.responses[0].partitions[0].error_code,
+            ErrorCode::UnknownTopicId.code()
+        );
+    }
+
+    #[test]
+    fn negative_offsets_and_epochs_are_invalid_requests_not_panics() {
+        let request = RequestBody::Fetch(FetchRequest {
+            replica_state: fetch_request::ReplicaState {
+                replica_id: 2,
+                ..Default::default()
+            },
+            topics: vec![fetch_request::FetchTopic {
+                topic_id: Uuid::METADATA_TOPIC_ID,
+                partitions: vec![fetch_request::FetchPartition {
+                    fetch_offset: -5,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+        let Inbound::Refuse(ResponseBody::Fetch(response)) = request_to_raft(&wire(), &request, 1)
+        else {
+            panic!("not refused")
+        };
+        assert_eq!(
+            response.responses[0].partitions[0].error_code,
+            ErrorCode::InvalidRequest.code()
+        );
+    }
+
+    #[test]
+    fn a_diverging_fetch_answer_round_trips_to_the_fetcher() {
+        let answer = Message::FetchResponse {
+            correlation: 3,
+            error: None,
+            epoch: 8,
+            leader: Some(1),
+            high_watermark: 1200,
+            log_start_offset: 0,
+            diverging: Some(OffsetAndEpoch {
+                offset: 1100,
+                epoch: 6,
+            }),
+            snapshot: None,
+            batches: Vec::new(),
+        };
+        let body = response_from_raft(&wire(), answer, Filled::Nothing);
+        let ResponseBody::Fetch(fetch) = &body else {
+            panic!()
+        };
+        assert_eq!(
+            fetch.node_endpoints[0].port, 9093,
+            "the leader's address travels with the answer"
+        );
+        let back = response_to_raft(
+            body,
+            Sent {
+                correlation: 41,
+                pre_vote: false,
+            },
+            &no_batches(),
+        )
+        .unwrap();
+        assert_eq!(
+            back,
+            Message::FetchResponse {
+                correlation: 41,
+                error: None,
+                epoch: 8,
+                leader: Some(1),
+                high_watermark: 1200,
+                log_start_offset: 0,
+                diverging: Some(OffsetAndEpoch {
+                    offset: 1100,
+                    epoch: 6
+                }),
+                snapshot: None,
+                batches: Vec::new(),
+            }
+        );
+    }
+
+    #[test]
+    fn a_vote_answer_remembers_whether_it_was_a_pre_vote() {
+        let answer = Message::VoteResponse {
+            correlation: 1,
+            error: Some(RaftError::FencedLeaderEpoch),
+            epoch: 9,
+            leader: Some(2),
+            granted: false,
+            pre_vote: true,
+        };
+        let body = response_from_raft(&wire(), answer, Filled::Nothing);
+        let back = response_to_raft(
+            body,
+            Sent {
+                correlation: 12,
+                pre_vote: true,
+            },
+            &no_batches(),
+        )
+        .unwrap();
+        assert_eq!(
+            back,
+            Message::VoteResponse {
+                correlation: 12,
+                error: Some(RaftError::FencedLeaderEpoch),
+                epoch: 9,
+                leader: Some(2),
+                granted: false,
+                pre_vote: true,
+            }
+        );
+    }
+
+    #[test]
+    fn a_top_level_error_from_a_peer_gives_the_core_nothing() {
+        let refused = ResponseBody::Vote(VoteResponse {
+            error_code: ErrorCode::InconsistentClusterId.code(),
+            ..Default::default()
+        });
+        let err = response_to_raft(
+            refused,
+            Sent {
+                correlation: 1,
+                pre_vote: false,
+            },
+            &no_batches(),
+        )
+        .unwrap_err();
+        assert!(err.contains("INCONSISTENT_CLUSTER_ID"), "{err}");
+    }
+
+    #[test]
+    fn directory_ids_convert_losslessly() {
+        let id = Uuid::from_bytes([0xab; 16]);
+        assert_eq!(uuid(directory_id(id)), id);
+        assert_eq!(directory_id(Uuid::ZERO), DirectoryId(0));
+    }
+}

@@ -1,0 +1,1295 @@
+//! One node: the Raft core, the log on disk and the wire, glued together. No sockets, no
+//! clock: the event loop (`server`) hands the node requests, responses and the time, and takes
+//! its [`Output`]s.
+//!
+//! - [`convert`]: Kafka messages <-> Raft messages.
+//! - [`datadir`]: formatting and opening the data directory (lock, identity checks).
+//! - [`directories`]: other voters' directory ids, pinned on first contact.
+//!
+//! The driver contract of `raft::action` is kept here: actions run in order; election state is
+//! durable before anything after it; one `fdatasync` per event-loop iteration covers every
+//! append of that iteration (group commit, [`Node::end_of_iteration`]); messages the core holds
+//! for a flush leave only after it; a failed flush or any storage error is [`Fatal`] and the
+//! process stops. Every inbound request is answered exactly once: by the core, by the node when
+//! invalid, or with `REQUEST_TIMED_OUT` when the core kept it longer than it ever should.
+
+pub mod convert;
+pub mod datadir;
+pub mod directories;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use log::{debug, info, warn};
+
+use crate::config::Config;
+use crate::constants::NODE_UNANSWERED_REQUEST_GRACE_MS;
+use crate::metadata::record::{encode_leader_change, encode_no_op};
+use crate::protocol::envelope::{encode_api_versions_unsupported, encode_response_body};
+use crate::protocol::messages::{
+    ApiVersionsRequest, ApiVersionsResponse, DescribeClusterRequest, DescribeClusterResponse,
+    DescribeQuorumRequest, DescribeQuorumResponse, LeaderChangeMessage, api_versions_response,
+    describe_cluster_response, describe_quorum_response, leader_change_message,
+};
+use crate::protocol::{
+    ApiKey, ErrorCode, RequestBody, RequestDecodeError, ResponseBody, Uuid, decode_request,
+};
+use crate::raft::{
+    Action, Batch, Boot, ElectionState, Envelope, Fill, FlushId, LeaderBatchContent, Message,
+    NodeId, Payload, Raft, RaftConfig, ReplicaKey, RoleName, SnapshotId,
+};
+use crate::server::outbound::LinkError;
+use crate::storage::batch::decode_batch;
+use crate::storage::quorum_state::{QuorumState, Vote};
+use crate::storage::snapshot::{SnapshotReader, SnapshotReceiver, latest_snapshot};
+use crate::storage::{Log, LogConfig, StorageError};
+
+use self::convert::{Filled, Inbound, METADATA_TOPIC, Sent, Wire, directory_id, uuid};
+use self::datadir::DataDir;
+use self::directories::{Presented, VoterDirectories};
+
+/// The opaque payload the core carries for this node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Data {
+    /// Records a leader proposes, one byte string each.
+    Records(Vec<Vec<u8>>),
+    /// One whole batch, exactly as stored and sent.
+    Batch(Vec<u8>),
+    /// A piece of a snapshot file.
+    Chunk(Vec<u8>),
+}
+
+impl Payload for Data {
+    fn byte_len(&self) -> u64 {
+        match self {
+            Data::Records(records) => records.iter().map(|r| r.len() as u64).sum(),
+            Data::Batch(bytes) | Data::Chunk(bytes) => bytes.len() as u64,
+        }
+    }
+}
+
+/// Identifies an inbound connection for the event loop; opaque to the node.
+pub type ConnectionId = u64;
+
+/// The time, as the event loop read it once per iteration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Clock {
+    /// Milliseconds from a monotonic source: all timers.
+    pub monotonic_ms: u64,
+    /// Milliseconds since the Unix epoch: batch timestamps and DescribeQuorum's times.
+    pub wall_ms: i64,
+}
+
+impl Clock {
+    /// The wall-clock time of an earlier monotonic instant.
+    fn wall_at(&self, monotonic_ms: u64) -> i64 {
+        self.wall_ms - self.monotonic_ms.saturating_sub(monotonic_ms) as i64
+    }
+}
+
+/// What the node asks the event loop to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// Write this framed response as the answer to request `seq` of connection `connection`.
+    Respond {
+        connection: ConnectionId,
+        seq: u64,
+        frame: Vec<u8>,
+    },
+    /// Send a request to peer `to`; report its outcome with [`Node::handle_response`] and `token`.
+    Request {
+        to: NodeId,
+        token: u64,
+        body: RequestBody,
+        version: i16,
+        timeout_ms: u64,
+    },
+}
+
+/// What to do with the connection a request came on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestOutcome {
+    Handled,
+    /// The request cannot be answered (unknown API, unsupported version, malformed): close the
+    /// connection, as Kafka does, after logging `reason`.
+    Close {
+        reason: String,
+    },
+}
+
+/// A failure after which the node must stop: it can no longer keep its promises about what is
+/// on disk.
+#[derive(Debug)]
+pub struct Fatal(pub StorageError);
+
+impl fmt::Display for Fatal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl std::error::Error for Fatal {}
+
+impl From<StorageError> for Fatal {
+    fn from(e: StorageError) -> Self {
+        Fatal(e)
+    }
+}
+
+/// Where the core's answer to an inbound request goes.
+#[derive(Debug, Clone, Copy)]
+struct Route {
+    connection: ConnectionId,
+    seq: u64,
+    /// The request frame's correlation id, echoed in the response header.
+    correlation_id: i32,
+    api_key: ApiKey,
+    version: i16,
+    received_ms: u64,
+}
+
+/// A node's settings, from its configuration.
+#[derive(Debug, Clone)]
+pub struct NodeSettings {
+    pub raft: RaftConfig,
+    pub log: LogConfig,
+    pub max_idle_interval_ms: u64,
+    pub seed: u64,
+}
+
+impl NodeSettings {
+    /// Raft and log settings for `config`. Voters are known to the core by canonical keys (see
+    /// [`canonical`]).
+    pub fn from_config(config: &Config, seed: u64) -> NodeSettings {
+        let voters: Vec<ReplicaKey> = config.voters.iter().map(|v| canonical(v.id)).collect();
+        let mut raft = RaftConfig::new(canonical(config.node_id), voters);
+        raft.election_timeout_ms = config.election_timeout_ms;
+        raft.fetch_timeout_ms = config.fetch_timeout_ms;
+        raft.check_quorum_timeout_ms = config.fetch_timeout_ms * 3 / 2;
+        raft.begin_quorum_epoch_resend_ms = config.fetch_timeout_ms / 2;
+        raft.election_backoff_max_ms = config.election_backoff_max_ms;
+        raft.append_linger_ms = config.append_linger_ms;
+        // With short fetch timeouts (tests, fast failover on a LAN), keep a fetch's wait and a
+        // request's timeout short enough that a follower retries twice before giving up on its
+        // leader, which the core asserts.
+        raft.fetch_max_wait_ms = raft
+            .fetch_max_wait_ms
+            .min(config.fetch_timeout_ms / 5)
+            .max(1);
+        raft.request_timeout_ms = config
+            .request_timeout_ms
+            .min(config.fetch_timeout_ms / 5)
+            .max(1);
+        NodeSettings {
+            raft,
+            log: LogConfig::with_segment_bytes(config.segment_bytes),
+            max_idle_interval_ms: config.max_idle_interval_ms,
+            seed,
+        }
+    }
+}
+
+/// The key the core knows a voter by. Directory ids are the node's business (pinning, see
+/// [`directories`]): the core sees directory 0 for "this voter, on its pinned directory", and a
+/// node that came back with another directory keeps that directory in its key, so to the core it
+/// is not a voter.
+fn canonical(id: NodeId) -> ReplicaKey {
+    ReplicaKey {
+        id,
+        directory_id: directory_id(Uuid::ZERO),
+    }
+}
+
+pub struct Node {
+    wire: Wire,
+    raft: Raft<Data>,
+    log: Log,
+    data_dir: DataDir,
+    pins: VoterDirectories,
+    max_idle_interval_ms: u64,
+    /// Inbound requests the core has not answered yet, by (peer, node correlation).
+    routes: BTreeMap<(NodeId, u64), Route>,
+    next_correlation: u64,
+    /// Requests sent to peers and not yet answered, by token.
+    sent: BTreeMap<u64, (NodeId, Sent)>,
+    next_token: u64,
+    /// The newest flush the core asked for that the node has not done yet.
+    flush_wanted: Option<FlushId>,
+    /// Messages the core holds until a flush completes, in the order given.
+    held: Vec<(FlushId, Envelope<Data>)>,
+    outputs: Vec<Output>,
+    high_watermark: u64,
+    /// When this node, as leader, last appended anything (for the idle NoOp).
+    last_leader_append_ms: u64,
+    receiving_snapshot: Option<SnapshotReceiver>,
+    serving_snapshot: Option<SnapshotReader>,
+    clock: Clock,
+    /// Role, epoch and leader as last logged, so each change is logged once.
+    last_role: (RoleName, u32, Option<NodeId>),
+}
+
+impl Node {
+    /// Opens the node's storage and starts its Raft core.
+    pub fn start(
+        config: &Config,
+        data_dir: DataDir,
+        settings: NodeSettings,
+        clock: Clock,
+    ) -> Result<Node, Fatal> {
+        let log = Log::open(&data_dir.partition, settings.log)?;
+        report_recovery(&log);
+        let pins = VoterDirectories::load(&data_dir.partition)?;
+        let election = match QuorumState::read(&data_dir.partition)? {
+            None => ElectionState::default(),
+            Some(state) if state.local_directory_id != data_dir.meta.directory_id => {
+                // Written for another directory (a copied file): keep the epoch, which only
+                // ever grows, and drop the vote, which was another disk's promise.
+                warn!(
+                    "quorum-state was written for directory {}, this directory is {}: keeping epoch {}, dropping the vote",
+                    state.local_directory_id, data_dir.meta.directory_id, state.epoch
+                );
+                ElectionState {
+                    epoch: state.epoch,
+                    ..ElectionState::default()
+                }
+            }
+            Some(state) => ElectionState {
+                epoch: state.epoch,
+                voted_for: state.voted_for.map(|vote| canonical(vote.node_id)),
+                leader: state.leader_id,
+                abstain_until_offset: None,
+            },
+        };
+        let snapshot = latest_snapshot(&data_dir.partition)?.map(|id| SnapshotId {
+            end_offset: id.end_offset,
+            epoch: id.epoch,
+        });
+        let boot = Boot {
+            election,
+            log_start_offset: log.log_start_offset(),
+            log_end_offset: log.log_end_offset(),
+            epochs: log
+                .epoch_entries()
+                .iter()
+                .map(|e| (e.epoch, e.start_offset))
+                .collect(),
+            snapshot,
+        };
+        let wire = Wire {
+            cluster_id: data_dir.meta.cluster_id.clone(),
+            local_id: config.node_id,
+            local_directory_id: data_dir.meta.directory_id,
+            listener_name: config
+                .controller_listener_names
+                .first()
+                .cloned()
+                .unwrap_or_else(|| "CONTROLLER".into()),
+            endpoints: config
+                .voters
+                .iter()
+                .map(|v| (v.id, (v.host.clone(), v.port)))
+                .collect(),
+        };
+        let raft = Raft::new(settings.raft, boot, settings.seed, clock.monotonic_ms);
+        info!(
+            "node {} started: epoch {}, {:?}, directory {}, log {}..{}",
+            wire.local_id,
+            raft.epoch(),
+            raft.role(),
+            wire.local_directory_id,
+            log.log_start_offset(),
+            log.log_end_offset()
+        );
+        Ok(Node {
+            last_role: (raft.role(), raft.epoch(), raft.leader()),
+            high_watermark: raft.high_watermark(),
+            wire,
+            raft,
+            log,
+            data_dir,
+            pins,
+            max_idle_interval_ms: settings.max_idle_interval_ms,
+            routes: BTreeMap::new(),
+            next_correlation: 1,
+            sent: BTreeMap::new(),
+            next_token: 1,
+            flush_wanted: None,
+            held: Vec::new(),
+            outputs: Vec::new(),
+            last_leader_append_ms: clock.monotonic_ms,
+            receiving_snapshot: None,
+            serving_snapshot: None,
+            clock,
+        })
+    }
+
+    pub fn node_id(&self) -> NodeId {
+        self.wire.local_id
+    }
+
+    pub fn cluster_id(&self) -> &str {
+        &self.wire.cluster_id
+    }
+
+    pub fn raft(&self) -> &Raft<Data> {
+        &self.raft
+    }
+
+    pub fn log(&self) -> &Log {
+        &self.log
+    }
+
+    pub fn data_dir(&self) -> &DataDir {
+        &self.data_dir
+    }
+
+    /// The node's outputs since the last call, in order.
+    pub fn take_outputs(&mut self) -> Vec<Output> {
+        std::mem::take(&mut self.outputs)
+    }
+
+    /// True when the core asked for a flush this iteration.
+    pub fn wants_flush(&self) -> bool {
+        self.flush_wanted.is_some()
+    }
+
+    /// The earliest monotonic time at which the node needs [`Node::tick`].
+    pub fn next_deadline_ms(&self) -> u64 {
+        let mut deadline = self.raft.next_deadline_ms();
+        if self.raft.role() == RoleName::Leader && self.max_idle_interval_ms > 0 {
+            deadline = deadline.min(self.last_leader_append_ms + self.max_idle_interval_ms);
+        }
+        if let Some(oldest) = self.routes.values().map(|r| r.received_ms).min() {
+            deadline = deadline.min(oldest + self.route_expiry_ms());
+        }
+        deadline
+    }
+
+    /// How long the core may keep an inbound request before the node answers it itself.
+    fn route_expiry_ms(&self) -> u64 {
+        let config = self.raft.config();
+        config.fetch_max_wait_ms + config.request_timeout_ms + NODE_UNANSWERED_REQUEST_GRACE_MS
+    }
+
+    /// A request frame arrived on `connection` as that connection's request `seq`.
+    pub fn handle_request(
+        &mut self,
+        clock: Clock,
+        connection: ConnectionId,
+        seq: u64,
+        frame: &[u8],
+    ) -> Result<RequestOutcome, Fatal> {
+        self.clock = clock;
+        let request = match decode_request(frame) {
+            Ok(request) => request,
+            Err(RequestDecodeError::UnsupportedVersion {
+                api_key: ApiKey::ApiVersions,
+                correlation_id,
+                ..
+            }) => {
+                let mut out = Vec::new();
+                encode_api_versions_unsupported(&mut out, correlation_id);
+                self.outputs.push(Output::Respond {
+                    connection,
+                    seq,
+                    frame: out,
+                });
+                return Ok(RequestOutcome::Handled);
+            }
+            Err(error) => {
+                return Ok(RequestOutcome::Close {
+                    reason: error.to_string(),
+                });
+            }
+        };
+        let correlation_id = request.correlation_id();
+        let version = request.version();
+        let api_key = request.api_key();
+        let response = match &request.body {
+            RequestBody::ApiVersions(body) => ResponseBody::ApiVersions(api_versions(body)),
+            RequestBody::DescribeQuorum(body) => {
+                ResponseBody::DescribeQuorum(self.describe_quorum(body, version))
+            }
+            RequestBody::DescribeCluster(body) => {
+                ResponseBody::DescribeCluster(self.describe_cluster(body))
+            }
+            body => {
+                let correlation = self.next_correlation;
+                self.next_correlation += 1;
+                match convert::request_to_raft(&self.wire, body, correlation) {
+                    Inbound::Refuse(response) => response,
+                    Inbound::Raft { from, message } => {
+                        let message = self.canonicalize(from, message)?;
+                        let route = Route {
+                            connection,
+                            seq,
+                            correlation_id,
+                            api_key,
+                            version,
+                            received_ms: clock.monotonic_ms,
+                        };
+                        self.routes.insert((from, correlation), route);
+                        let actions = self.raft.receive(clock.monotonic_ms, from, message);
+                        self.execute(actions)?;
+                        return Ok(RequestOutcome::Handled);
+                    }
+                }
+            }
+        };
+        self.respond(connection, seq, correlation_id, version, &response);
+        Ok(RequestOutcome::Handled)
+    }
+
+    /// A request this node sent (`token`) finished.
+    pub fn handle_response(
+        &mut self,
+        clock: Clock,
+        token: u64,
+        result: Result<ResponseBody, LinkError>,
+    ) -> Result<(), Fatal> {
+        self.clock = clock;
+        let Some((peer, sent)) = self.sent.remove(&token) else {
+            return Ok(());
+        };
+        let response = match result {
+            Ok(response) => response,
+            Err(error) => {
+                debug!("request to node {peer} failed: {error:?}");
+                return Ok(());
+            }
+        };
+        let batch_bytes_max = self.log.config().batch_bytes_max;
+        let parse = move |bytes: Vec<u8>| parse_batches(bytes, batch_bytes_max);
+        match convert::response_to_raft(response, sent, &parse) {
+            Ok(message) => {
+                let actions = self.raft.receive(clock.monotonic_ms, peer, message);
+                self.execute(actions)
+            }
+            Err(reason) => {
+                debug!("dropping an answer from node {peer}: {reason}");
+                Ok(())
+            }
+        }
+    }
+
+    /// Drops what the node keeps for a closed connection.
+    pub fn connection_closed(&mut self, connection: ConnectionId) {
+        self.routes
+            .retain(|_, route| route.connection != connection);
+    }
+
+    /// Timers: the core's, the idle NoOp, and requests the core kept too long.
+    pub fn tick(&mut self, clock: Clock) -> Result<(), Fatal> {
+        self.clock = clock;
+        let now = clock.monotonic_ms;
+        let actions = self.raft.tick(now);
+        self.execute(actions)?;
+        let idle = self.raft.role() == RoleName::Leader
+            && self.max_idle_interval_ms > 0
+            && now >= self.last_leader_append_ms + self.max_idle_interval_ms;
+        if idle && let Err(refused) = self.propose_records(vec![encode_no_op()])? {
+            // Not fatal: the core is busy or lost leadership this instant. Wait a full
+            // interval before trying again rather than spinning.
+            debug!("idle NoOp not proposed: {refused:?}");
+            self.last_leader_append_ms = now;
+        }
+        let expiry = self.route_expiry_ms();
+        let expired: Vec<(NodeId, u64)> = self
+            .routes
+            .iter()
+            .filter(|(_, route)| route.received_ms + expiry <= now)
+            .map(|(key, _)| *key)
+            .collect();
+        for key in expired {
+            let route = self.routes.remove(&key).expect("just listed");
+            warn!(
+                "the core kept a {} request from node {} unanswered for {expiry} ms; answering REQUEST_TIMED_OUT",
+                route.api_key.name(),
+                key.0
+            );
+            let response = timed_out_response(route.api_key);
+            self.respond(
+                route.connection,
+                route.seq,
+                route.correlation_id,
+                route.version,
+                &response,
+            );
+        }
+        Ok(())
+    }
+
+    /// Proposes records as leader (the metadata layer's entry point). Refusals (not the
+    /// leader, backpressure) are returned, never fatal.
+    pub fn propose_records(
+        &mut self,
+        records: Vec<Vec<u8>>,
+    ) -> Result<Result<(u64, u64), crate::raft::ProposeError>, Fatal> {
+        let count = records.len() as u32;
+        let size = crate::storage::batch::encoded_batch_bytes(
+            &records.iter().map(Vec::as_slice).collect::<Vec<_>>(),
+        );
+        let size = u32::try_from(size).unwrap_or(u32::MAX);
+        if size > self.log.config().batch_bytes_max {
+            // Small segments (tests) hold smaller batches than the core's own limit.
+            return Ok(Err(crate::raft::ProposeError::TooLarge));
+        }
+        match self
+            .raft
+            .propose(self.clock.monotonic_ms, count, size, Data::Records(records))
+        {
+            Ok(proposed) => {
+                self.execute(proposed.actions)?;
+                Ok(Ok((proposed.base_offset, proposed.last_offset)))
+            }
+            Err(refused) => Ok(Err(refused)),
+        }
+    }
+
+    /// Group commit: one flush for everything appended since the last one, then the core learns
+    /// it and releases what waited for it. Called once at the end of each loop iteration.
+    pub fn end_of_iteration(&mut self, clock: Clock) -> Result<(), Fatal> {
+        self.clock = clock;
+        // A flush's consequences can ask for another flush (rarely): do it in the same
+        // iteration, but never loop forever.
+        for _ in 0..2 {
+            let Some(id) = self.flush_wanted.take() else {
+                break;
+            };
+            self.log.flush()?;
+            let actions = self.raft.flushed(clock.monotonic_ms, id);
+            let released: Vec<Envelope<Data>> = {
+                let (ready, waiting): (Vec<_>, Vec<_>) =
+                    self.held.drain(..).partition(|(flush, _)| *flush <= id);
+                self.held = waiting;
+                ready.into_iter().map(|(_, envelope)| envelope).collect()
+            };
+            for envelope in released {
+                self.send(envelope)?;
+            }
+            self.execute(actions)?;
+        }
+        self.log_role_change();
+        Ok(())
+    }
+
+    /// Graceful shutdown: a leader resigns (EndQuorumEpoch to the others). The caller keeps the
+    /// loop running briefly so the messages leave, then drops the node.
+    pub fn resign(&mut self, clock: Clock) -> Result<(), Fatal> {
+        self.clock = clock;
+        if self.raft.role() == RoleName::Leader {
+            info!(
+                "resigning leadership of epoch {} before shutting down",
+                self.raft.epoch()
+            );
+            let actions = self.raft.resign(clock.monotonic_ms);
+            self.execute(actions)?;
+        }
+        Ok(())
+    }
+
+    /// True while the log has preparation to do ahead of its head (zero-filling, the spare
+    /// segment, trimming a sealed segment); see [`Node::prepare_ahead`].
+    pub fn needs_prepare(&self) -> bool {
+        self.log.needs_prepare()
+    }
+
+    /// One step of the log's idle-time preparation, so appends and rolls never wait for it.
+    /// The event loop calls this only when an iteration had nothing else to do.
+    pub fn prepare_ahead(&mut self) -> Result<(), Fatal> {
+        match self
+            .log
+            .prepare_ahead(crate::constants::IDLE_PREPARE_STEP_BYTES)
+        {
+            Ok(_) => Ok(()),
+            Err(StorageError::DiskFull { path, bytes }) => {
+                // Appends still work (they zero-fill what they need); only the spare is missing.
+                warn!(
+                    "cannot reserve {bytes} bytes for the next segment ({}): disk full",
+                    path.display()
+                );
+                Ok(())
+            }
+            Err(e) => Err(Fatal(e)),
+        }
+    }
+
+    /// Makes everything durable before the process exits.
+    pub fn flush_for_shutdown(&mut self) -> Result<(), Fatal> {
+        self.log.flush()?;
+        Ok(())
+    }
+
+    /// Replaces keys presented on the wire with the core's canonical keys, pinning directory
+    /// ids on first contact (durably, before the core acts on the message).
+    fn canonicalize(
+        &mut self,
+        from: NodeId,
+        message: Message<Data>,
+    ) -> Result<Message<Data>, Fatal> {
+        let local = self.wire.local_directory_id;
+        let local_key = |key: ReplicaKey| {
+            let presented = uuid(key.directory_id);
+            if presented == Uuid::ZERO || presented == local {
+                ReplicaKey {
+                    id: key.id,
+                    directory_id: directory_id(Uuid::ZERO),
+                }
+            } else {
+                key
+            }
+        };
+        let mut peer_key = |key: ReplicaKey| -> Result<ReplicaKey, Fatal> {
+            if !self.raft.config().voters.iter().any(|v| v.id == key.id)
+                || key.id == self.wire.local_id
+            {
+                return Ok(key);
+            }
+            match self.pins.check(key.id, uuid(key.directory_id))? {
+                Presented::Absent | Presented::Known => Ok(canonical(key.id)),
+                Presented::Changed { pinned } => {
+                    warn!(
+                        "node {} presents directory {} but its pinned directory is {pinned}: treating it as a non-voter (a replaced disk must not vote as its old self)",
+                        key.id,
+                        uuid(key.directory_id)
+                    );
+                    Ok(key)
+                }
+            }
+        };
+        let _ = from;
+        Ok(match message {
+            Message::VoteRequest {
+                correlation,
+                candidate_epoch,
+                candidate,
+                voter,
+                last_epoch,
+                last_offset,
+                pre_vote,
+            } => Message::VoteRequest {
+                correlation,
+                candidate_epoch,
+                candidate: peer_key(candidate)?,
+                voter: local_key(voter),
+                last_epoch,
+                last_offset,
+                pre_vote,
+            },
+            Message::BeginQuorumEpochRequest {
+                correlation,
+                epoch,
+                leader,
+                voter,
+            } => Message::BeginQuorumEpochRequest {
+                correlation,
+                epoch,
+                leader,
+                voter: local_key(voter),
+            },
+            Message::EndQuorumEpochRequest {
+                correlation,
+                epoch,
+                leader,
+                preferred_successors,
+            } => {
+                let mut successors = Vec::with_capacity(preferred_successors.len());
+                for key in preferred_successors {
+                    successors.push(if key.id == self.wire.local_id {
+                        local_key(key)
+                    } else {
+                        peer_key(key)?
+                    });
+                }
+                Message::EndQuorumEpochRequest {
+                    correlation,
+                    epoch,
+                    leader,
+                    preferred_successors: successors,
+                }
+            }
+            Message::FetchRequest {
+                correlation,
+                replica,
+                current_leader_epoch,
+                fetch_offset,
+                last_fetched_epoch,
+                max_wait_ms,
+                max_bytes,
+            } => Message::FetchRequest {
+                correlation,
+                replica: peer_key(replica)?,
+                current_leader_epoch,
+                fetch_offset,
+                last_fetched_epoch,
+                max_wait_ms,
+                max_bytes,
+            },
+            Message::FetchSnapshotRequest {
+                correlation,
+                replica,
+                current_leader_epoch,
+                snapshot,
+                position,
+                max_bytes,
+            } => Message::FetchSnapshotRequest {
+                correlation,
+                replica: peer_key(replica)?,
+                current_leader_epoch,
+                snapshot,
+                position,
+                max_bytes,
+            },
+            response => response,
+        })
+    }
+
+    /// Runs the core's actions in order (the contract in `raft::action`).
+    fn execute(&mut self, actions: Vec<Action<Data>>) -> Result<(), Fatal> {
+        for action in actions {
+            match action {
+                Action::PersistElectionState(state) => self.persist_election_state(state)?,
+                Action::AppendLeader {
+                    base_offset,
+                    last_offset,
+                    epoch,
+                    content,
+                } => {
+                    let wall = self.clock.wall_ms;
+                    let appended = match content {
+                        LeaderBatchContent::Records {
+                            payload: Data::Records(records),
+                            ..
+                        } => {
+                            let slices: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();
+                            self.log.append(epoch, wall, false, &slices)?
+                        }
+                        LeaderBatchContent::Records { payload, .. } => {
+                            panic!("a leader batch carries records, not {payload:?}")
+                        }
+                        LeaderBatchContent::LeaderChange(change) => {
+                            let record = encode_leader_change(&self.leader_change_message(&change));
+                            info!(
+                                "node {} is leader of epoch {epoch} (granted by {:?}); epoch starts at offset {base_offset}",
+                                change.leader,
+                                change
+                                    .granting_voters
+                                    .iter()
+                                    .map(|v| v.id)
+                                    .collect::<Vec<_>>()
+                            );
+                            self.log.append(epoch, wall, true, &[&record])?
+                        }
+                    };
+                    assert_eq!(
+                        appended,
+                        (base_offset, last_offset),
+                        "the log and the core disagree on offsets"
+                    );
+                    self.last_leader_append_ms = self.clock.monotonic_ms;
+                }
+                Action::AppendFetched { batches } => {
+                    for batch in batches {
+                        let Data::Batch(bytes) = &batch.payload else {
+                            panic!("fetched batches carry batch bytes, not {:?}", batch.payload)
+                        };
+                        let appended = self.log.append_raw(bytes)?;
+                        assert_eq!(
+                            appended,
+                            (batch.base_offset, batch.last_offset),
+                            "the log and the core disagree on offsets"
+                        );
+                    }
+                }
+                Action::Truncate { to_offset } => {
+                    warn!(
+                        "truncating the log from {} to {to_offset}: a new leader's log diverged from ours there",
+                        self.log.log_end_offset()
+                    );
+                    self.log.truncate_to(to_offset)?;
+                }
+                Action::Flush { id, .. } => self.flush_wanted = Some(id),
+                Action::Send(envelope) => self.send(envelope)?,
+                Action::SendAfterFlush { flush, envelope } => self.held.push((flush, envelope)),
+                Action::Commit { high_watermark } => {
+                    assert!(
+                        high_watermark >= self.high_watermark,
+                        "the high watermark went back"
+                    );
+                    self.high_watermark = high_watermark;
+                }
+                Action::DeleteLogPrefix { before_offset } => {
+                    self.log.delete_before(before_offset)?
+                }
+                Action::WriteSnapshotChunk {
+                    snapshot,
+                    position,
+                    chunk,
+                } => {
+                    let Data::Chunk(bytes) = chunk else {
+                        panic!("a snapshot chunk carries chunk bytes")
+                    };
+                    let id = crate::storage::snapshot::SnapshotId {
+                        end_offset: snapshot.end_offset,
+                        epoch: snapshot.epoch,
+                    };
+                    if position == 0 || self.receiving_snapshot.is_none() {
+                        self.receiving_snapshot =
+                            Some(SnapshotReceiver::create(&self.data_dir.partition, id)?);
+                    }
+                    let receiver = self.receiving_snapshot.as_mut().expect("just created");
+                    receiver.write_chunk(position, &bytes)?;
+                }
+                Action::InstallSnapshot { snapshot } => {
+                    let receiver = self
+                        .receiving_snapshot
+                        .take()
+                        .expect("chunks come before the install");
+                    let id = receiver.finish()?;
+                    assert_eq!(
+                        (id.end_offset, id.epoch),
+                        (snapshot.end_offset, snapshot.epoch)
+                    );
+                    self.log.truncate_fully_and_start_at(snapshot.end_offset)?;
+                    self.serving_snapshot = None;
+                    info!(
+                        "installed snapshot {}-{} from the leader",
+                        snapshot.end_offset, snapshot.epoch
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn persist_election_state(&mut self, state: ElectionState) -> Result<(), Fatal> {
+        assert!(
+            state.abstain_until_offset.is_none(),
+            "keel refuses to start on log corruption instead of abstaining"
+        );
+        let quorum_state = QuorumState {
+            epoch: state.epoch,
+            voted_for: state.voted_for.map(|key| Vote {
+                node_id: key.id,
+                directory_id: if key.id == self.wire.local_id {
+                    self.wire.local_directory_id
+                } else {
+                    self.pins.pinned(key.id).unwrap_or(Uuid::ZERO)
+                },
+            }),
+            leader_id: state.leader,
+            local_directory_id: self.wire.local_directory_id,
+        };
+        quorum_state.write(&self.data_dir.partition)?;
+        Ok(())
+    }
+
+    /// The LeaderChange record for `change`, with each voter's real directory id.
+    fn leader_change_message(&self, change: &crate::raft::LeaderChange) -> LeaderChangeMessage {
+        let voter = |key: &ReplicaKey| leader_change_message::Voter {
+            voter_id: key.id as i32,
+            voter_directory_id: if key.id == self.wire.local_id {
+                self.wire.local_directory_id
+            } else {
+                self.pins.pinned(key.id).unwrap_or(Uuid::ZERO)
+            },
+            ..Default::default()
+        };
+        LeaderChangeMessage {
+            version: crate::metadata::record::LEADER_CHANGE_VERSION,
+            leader_id: change.leader as i32,
+            voters: change.voters.iter().map(voter).collect(),
+            granting_voters: change.granting_voters.iter().map(voter).collect(),
+            ..Default::default()
+        }
+    }
+
+    /// Sends a message: a response to the inbound request it answers, or a request to a peer.
+    fn send(&mut self, mut envelope: Envelope<Data>) -> Result<(), Fatal> {
+        let filled = match envelope.fill.take() {
+            None => Filled::Nothing,
+            Some(fill) => self.fill(fill)?,
+        };
+        let to = envelope.to;
+        match &envelope.message {
+            Message::VoteRequest { .. }
+            | Message::BeginQuorumEpochRequest { .. }
+            | Message::EndQuorumEpochRequest { .. }
+            | Message::FetchRequest { .. }
+            | Message::FetchSnapshotRequest { .. } => {
+                let receiver_directory = self.pins.pinned(to).unwrap_or(Uuid::ZERO);
+                let (body, version) =
+                    convert::request_from_raft(&self.wire, &envelope.message, receiver_directory);
+                let pre_vote = matches!(
+                    envelope.message,
+                    Message::VoteRequest { pre_vote: true, .. }
+                );
+                let token = self.next_token;
+                self.next_token += 1;
+                self.sent.insert(
+                    token,
+                    (
+                        to,
+                        Sent {
+                            correlation: envelope.message.correlation(),
+                            pre_vote,
+                        },
+                    ),
+                );
+                let timeout_ms = match &envelope.message {
+                    Message::FetchRequest { max_wait_ms, .. } => {
+                        max_wait_ms + self.raft.config().request_timeout_ms
+                    }
+                    _ => self.raft.config().request_timeout_ms,
+                };
+                self.outputs.push(Output::Request {
+                    to,
+                    token,
+                    body,
+                    version,
+                    timeout_ms,
+                });
+            }
+            _ => {
+                let Some(route) = self.routes.remove(&(to, envelope.message.correlation())) else {
+                    // The connection closed, or the node already answered it.
+                    return Ok(());
+                };
+                let response = convert::response_from_raft(&self.wire, envelope.message, filled);
+                self.respond(
+                    route.connection,
+                    route.seq,
+                    route.correlation_id,
+                    route.version,
+                    &response,
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads from storage what the core described (`Fill`).
+    fn fill(&mut self, fill: Fill) -> Result<Filled, Fatal> {
+        match fill {
+            Fill::Records {
+                from_offset,
+                end_offset,
+                max_bytes,
+            } => {
+                let bytes = self.log.read(from_offset, max_bytes)?;
+                Ok(Filled::Records(batches_below(bytes, end_offset).to_vec()))
+            }
+            Fill::SnapshotChunk {
+                snapshot,
+                position,
+                max_bytes,
+            } => {
+                let id = crate::storage::snapshot::SnapshotId {
+                    end_offset: snapshot.end_offset,
+                    epoch: snapshot.epoch,
+                };
+                if self
+                    .serving_snapshot
+                    .as_ref()
+                    .is_none_or(|reader| reader.id() != id)
+                {
+                    self.serving_snapshot =
+                        Some(SnapshotReader::open(&self.data_dir.partition, id)?);
+                }
+                let reader = self.serving_snapshot.as_ref().expect("just opened");
+                Ok(Filled::SnapshotChunk {
+                    bytes: reader.chunk(position, max_bytes)?.to_vec(),
+                    size: reader.size_bytes(),
+                })
+            }
+        }
+    }
+
+    fn respond(
+        &mut self,
+        connection: ConnectionId,
+        seq: u64,
+        correlation_id: i32,
+        version: i16,
+        response: &ResponseBody,
+    ) {
+        let mut frame = Vec::new();
+        encode_response_body(&mut frame, correlation_id, version, response)
+            .unwrap_or_else(|e| panic!("a response keel builds always encodes: {e}"));
+        self.outputs.push(Output::Respond {
+            connection,
+            seq,
+            frame,
+        });
+    }
+
+    fn log_role_change(&mut self) {
+        let now = (self.raft.role(), self.raft.epoch(), self.raft.leader());
+        if now != self.last_role {
+            info!(
+                "role change: {:?} in epoch {} -> {:?} in epoch {} (leader {})",
+                self.last_role.0,
+                self.last_role.1,
+                now.0,
+                now.1,
+                now.2.map_or("unknown".to_string(), |id| id.to_string())
+            );
+            self.last_role = now;
+        }
+    }
+
+    /// The DescribeQuorum answer, from the core's view (only the leader knows every replica).
+    fn describe_quorum(
+        &self,
+        request: &DescribeQuorumRequest,
+        version: i16,
+    ) -> DescribeQuorumResponse {
+        let asks_for_metadata_partition = matches!(
+            request.topics.as_slice(),
+            [topic] if topic.topic_name == METADATA_TOPIC && topic.partitions.len() == 1
+        );
+        if !asks_for_metadata_partition {
+            return DescribeQuorumResponse {
+                error_code: ErrorCode::InvalidRequest.code(),
+                error_message: Some(
+                    "DescribeQuorum asks for partition 0 of __cluster_metadata".into(),
+                ),
+                ..Default::default()
+            };
+        }
+        let status = self.raft.status();
+        let partition_index = request.topics[0].partitions[0].partition_index;
+        let mut partition = describe_quorum_response::PartitionData {
+            partition_index,
+            leader_id: status.leader.map_or(-1, |id| id as i32),
+            leader_epoch: status.epoch as i32,
+            high_watermark: status.high_watermark as i64,
+            error_message: None,
+            ..Default::default()
+        };
+        if partition_index != 0 {
+            partition.error_code = ErrorCode::UnknownTopicOrPartition.code();
+        } else if status.role != RoleName::Leader {
+            partition.error_code = ErrorCode::NotLeaderOrFollower.code();
+            partition.error_message =
+                Some("only the leader knows every replica's state; ask the leader".into());
+        } else {
+            let clock = self.clock;
+            for replica in &status.replicas {
+                let directory = if replica.key.id == self.wire.local_id {
+                    self.wire.local_directory_id
+                } else if uuid(replica.key.directory_id) != Uuid::ZERO {
+                    uuid(replica.key.directory_id)
+                } else {
+                    self.pins.pinned(replica.key.id).unwrap_or(Uuid::ZERO)
+                };
+                let state = describe_quorum_response::ReplicaState {
+                    replica_id: replica.key.id as i32,
+                    replica_directory_id: directory,
+                    log_end_offset: replica.log_end_offset.map_or(-1, |o| o as i64),
+                    last_fetch_timestamp: replica.last_fetch_ms.map_or(-1, |t| clock.wall_at(t)),
+                    last_caught_up_timestamp: replica
+                        .last_caught_up_ms
+                        .map_or(-1, |t| clock.wall_at(t)),
+                    ..Default::default()
+                };
+                if replica.voter {
+                    partition.current_voters.push(state);
+                } else {
+                    partition.observers.push(state);
+                }
+            }
+        }
+        let nodes = if version >= 2 {
+            self.wire
+                .endpoints
+                .iter()
+                .map(|(id, (host, port))| describe_quorum_response::Node {
+                    node_id: *id as i32,
+                    listeners: vec![describe_quorum_response::Listener {
+                        name: self.wire.listener_name.clone(),
+                        host: host.clone(),
+                        port: *port,
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        DescribeQuorumResponse {
+            error_code: ErrorCode::None.code(),
+            error_message: None,
+            topics: vec![describe_quorum_response::TopicData {
+                topic_name: METADATA_TOPIC.to_owned(),
+                partitions: vec![partition],
+                ..Default::default()
+            }],
+            nodes,
+            ..Default::default()
+        }
+    }
+}
+
+/// DescribeCluster's endpoint types (KIP-919).
+const ENDPOINT_TYPE_CONTROLLER: i8 = 2;
+
+impl Node {
+    /// The DescribeCluster answer of a controller: the voters, and the current leader as the
+    /// controller. A controller serves controller endpoints only, as Kafka's do.
+    fn describe_cluster(&self, request: &DescribeClusterRequest) -> DescribeClusterResponse {
+        if request.endpoint_type != ENDPOINT_TYPE_CONTROLLER {
+            return DescribeClusterResponse {
+                error_code: ErrorCode::MismatchedEndpointType.code(),
+                error_message: Some(format!(
+                    "this is a controller: ask for endpoint type {ENDPOINT_TYPE_CONTROLLER} (controllers), not {}",
+                    request.endpoint_type
+                )),
+                endpoint_type: request.endpoint_type,
+                cluster_id: self.wire.cluster_id.clone(),
+                ..Default::default()
+            };
+        }
+        DescribeClusterResponse {
+            endpoint_type: ENDPOINT_TYPE_CONTROLLER,
+            cluster_id: self.wire.cluster_id.clone(),
+            controller_id: self.raft.leader().map_or(-1, |id| id as i32),
+            brokers: self
+                .wire
+                .endpoints
+                .iter()
+                .map(
+                    |(id, (host, port))| describe_cluster_response::DescribeClusterBroker {
+                        broker_id: *id as i32,
+                        host: host.clone(),
+                        port: i32::from(*port),
+                        rack: None,
+                        ..Default::default()
+                    },
+                )
+                .collect(),
+            ..Default::default()
+        }
+    }
+}
+
+/// Logs what recovery did when the log was opened.
+fn report_recovery(log: &Log) {
+    let report = log.recovery_report();
+    if let Some(cut) = &report.torn_tail {
+        warn!(
+            "recovery: cut a torn tail of {} at byte {} (offsets from {} were never flushed): {}",
+            cut.path.display(),
+            cut.position,
+            cut.first_offset,
+            cut.reason
+        );
+    }
+    for path in &report.indexes_rebuilt {
+        info!("recovery: rebuilt index {}", path.display());
+    }
+    for path in &report.temp_files_removed {
+        info!(
+            "recovery: removed leftover temporary file {}",
+            path.display()
+        );
+    }
+}
+
+/// The prefix of `bytes` (whole batches, back to back) holding only batches that end below
+/// `end_offset`; always at least the first batch if it qualifies.
+fn batches_below(bytes: &[u8], end_offset: u64) -> &[u8] {
+    let mut cut = 0;
+    while let Some(header) = crate::storage::batch::peek_header(&bytes[cut..]) {
+        let size = header.batch_bytes as usize;
+        if header.last_offset() >= end_offset || cut + size > bytes.len() {
+            break;
+        }
+        cut += size;
+    }
+    &bytes[..cut]
+}
+
+/// Splits fetched records into whole, CRC-checked batches for the core. Anything that is not a
+/// sequence of valid batches is refused: the core never sees bytes that storage would reject.
+fn parse_batches(bytes: Vec<u8>, batch_bytes_max: u32) -> Result<Vec<Batch<Data>>, String> {
+    let mut batches = Vec::new();
+    let mut at = 0;
+    while at < bytes.len() {
+        let batch = decode_batch(&bytes[at..], batch_bytes_max)
+            .map_err(|e| format!("fetched records at byte {at}: {e}"))?;
+        let header = batch.header;
+        let size = header.batch_bytes as usize;
+        batches.push(Batch {
+            base_offset: header.base_offset,
+            last_offset: header.last_offset(),
+            epoch: header.leader_epoch,
+            size_bytes: header.batch_bytes,
+            payload: Data::Batch(bytes[at..at + size].to_vec()),
+        });
+        at += size;
+    }
+    Ok(batches)
+}
+
+/// Every API this node serves and the versions it supports.
+fn api_versions(request: &ApiVersionsRequest) -> ApiVersionsResponse {
+    let valid = |s: &str| {
+        s.is_empty()
+            || (s.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+                && s.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric())
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.'))
+    };
+    if !valid(&request.client_software_name) || !valid(&request.client_software_version) {
+        return ApiVersionsResponse {
+            error_code: ErrorCode::InvalidRequest.code(),
+            ..Default::default()
+        };
+    }
+    ApiVersionsResponse {
+        error_code: ErrorCode::None.code(),
+        api_keys: ApiKey::ALL
+            .iter()
+            .map(|api| api_versions_response::ApiVersion {
+                api_key: *api as i16,
+                min_version: *api.versions().start(),
+                max_version: *api.versions().end(),
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+/// The answer to a request the core kept too long: REQUEST_TIMED_OUT at the top level.
+fn timed_out_response(api_key: ApiKey) -> ResponseBody {
+    use crate::protocol::messages::*;
+    let code = ErrorCode::RequestTimedOut.code();
+    match api_key {
+        ApiKey::Vote => ResponseBody::Vote(VoteResponse {
+            error_code: code,
+            ..Default::default()
+        }),
+        ApiKey::BeginQuorumEpoch => ResponseBody::BeginQuorumEpoch(BeginQuorumEpochResponse {
+            error_code: code,
+            ..Default::default()
+        }),
+        ApiKey::EndQuorumEpoch => ResponseBody::EndQuorumEpoch(EndQuorumEpochResponse {
+            error_code: code,
+            ..Default::default()
+        }),
+        ApiKey::Fetch => ResponseBody::Fetch(FetchResponse {
+            error_code: code,
+            ..Default::default()
+        }),
+        ApiKey::FetchSnapshot => ResponseBody::FetchSnapshot(FetchSnapshotResponse {
+            error_code: code,
+            ..Default::default()
+        }),
+        ApiKey::ApiVersions | ApiKey::DescribeQuorum | ApiKey::DescribeCluster => {
+            unreachable!("answered at once, never routed")
+        }
+    }
+}
