@@ -277,6 +277,12 @@ const _: () = assert!(SERVER_REQUESTS_IN_FLIGHT_PER_CONNECTION >= 5);
 const _: () = assert!(PEER_RECONNECT_BACKOFF_MS <= PEER_RECONNECT_BACKOFF_MAX_MS);
 const _: () = assert!(SHUTDOWN_GRACE_MS < RAFT_FETCH_TIMEOUT_MS);
 
+// ---- Command-line tools ----
+
+/// Timeout of one connect, read or write by a command-line tool: long enough for a node busy
+/// with an election, short enough that a wrong address fails while the operator still waits.
+pub const ADMIN_REQUEST_TIMEOUT_MS: u64 = 10_000;
+
 // ---- Cross-module relations ----
 
 // A batch the Raft core accepts must be one the log accepts, and vice versa.

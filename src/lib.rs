@@ -5,6 +5,8 @@
 //! keep a copy on their own disk and on restart fetch only what changed. The architecture is
 //! described in `DESIGN.md`; each module's `//!` header says what it owns.
 //!
+//! - [`admin`]: the command-line clients (`keel quorum describe`), blocking, over the Kafka
+//!   protocol.
 //! - [`constants`]: every limit and default, with the reason for its value.
 //! - [`config`]: the node's `server.properties`, parsed and validated before anything runs.
 //! - [`node`]: one node: the Raft core, the log and the wire glued together; no sockets.
@@ -18,6 +20,7 @@
 //! - [`server`]: the network edge (mio): inbound connections and outbound peer links.
 //! - `sim` (feature `sim`): the whole-cluster deterministic fault simulator that checks `raft`.
 
+pub mod admin;
 pub mod config;
 pub mod constants;
 pub mod metadata;

@@ -39,6 +39,11 @@ enum Command {
         #[arg(long)]
         ignore_formatted: bool,
     },
+    /// Show the state of the metadata quorum (Kafka's kafka-metadata-quorum.sh describe).
+    Quorum {
+        #[command(subcommand)]
+        command: QuorumCommand,
+    },
     /// Run a node until SIGTERM or SIGINT. Never formats: the directory must have been
     /// formatted for this node. On SIGTERM a leader hands over leadership, the log is flushed
     /// and the process exits 0.
@@ -49,6 +54,20 @@ enum Command {
         /// Refuse to start unless the directory belongs to this cluster.
         #[arg(long)]
         cluster_id: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum QuorumCommand {
+    /// Leader, epoch, high watermark and voters of the quorum; with --replication one row per
+    /// voter and observer with its log end offset, lag, last fetch and last caught-up time.
+    Describe {
+        /// Any controller, as host:port; the question is forwarded to the leader.
+        #[arg(long, value_name = "HOST:PORT")]
+        bootstrap_controller: String,
+        /// One row per replica instead of the summary.
+        #[arg(long)]
+        replication: bool,
     },
 }
 
@@ -115,6 +134,29 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Quorum {
+            command:
+                QuorumCommand::Describe {
+                    bootstrap_controller,
+                    replication,
+                },
+        } => match keel::admin::quorum::describe(&bootstrap_controller) {
+            Ok(description) => {
+                let now_ms = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as i64);
+                if replication {
+                    print!("{}", description.replication_text());
+                } else {
+                    print!("{}", description.status_text(now_ms));
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("keel: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Start { config, cluster_id } => {
             let config = match load_config(&config) {
                 Ok(config) => config,
