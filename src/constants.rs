@@ -283,6 +283,16 @@ const _: () = assert!(SHUTDOWN_GRACE_MS < RAFT_FETCH_TIMEOUT_MS);
 /// with an election, short enough that a wrong address fails while the operator still waits.
 pub const ADMIN_REQUEST_TIMEOUT_MS: u64 = 10_000;
 
+/// How long `keel dev` waits for its quorum to elect a leader before giving up: many election
+/// timeouts, so only a real failure (a port in use, a crashed node) runs into it.
+pub const DEV_LEADER_WAIT_MS: u64 = 30_000;
+
+/// How long `keel dev` waits for a child to stop after SIGTERM before killing it: longer than a
+/// node's shutdown grace, so a leader's hand-over completes.
+pub const DEV_STOP_WAIT_MS: u64 = 10_000;
+
+const _: () = assert!(DEV_STOP_WAIT_MS > SHUTDOWN_GRACE_MS);
+
 // ---- Cross-module relations ----
 
 // A batch the Raft core accepts must be one the log accepts, and vice versa.

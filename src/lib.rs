@@ -15,6 +15,7 @@
 //! - [`storage`]: the on-disk engine: preallocated, memory-mapped, CRC-checked segment log
 //!   with sparse indexes, epoch history, snapshots, quorum-state and meta.properties files,
 //!   and recovery that tells a torn tail from corruption. Files and bytes only.
+//! - [`dev`]: `keel dev`, a local quorum as child processes of one command.
 //! - [`metadata`]: the records of the metadata log and their frame. Pure.
 //! - [`raft`]: the consensus core, KRaft-style; pure and deterministic, events in, actions out.
 //! - [`server`]: the network edge (mio): inbound connections and outbound peer links.
@@ -23,6 +24,7 @@
 pub mod admin;
 pub mod config;
 pub mod constants;
+pub mod dev;
 pub mod metadata;
 pub mod node;
 pub mod protocol;

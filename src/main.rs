@@ -39,6 +39,20 @@ enum Command {
         #[arg(long)]
         ignore_formatted: bool,
     },
+    /// Run a local quorum for trying keel: formats (first time only) and starts the
+    /// controllers as child processes on 127.0.0.1, waits for a leader, prints the endpoints,
+    /// streams their logs, and stops them all on Ctrl-C. Running it again reuses the data.
+    Dev {
+        /// Number of controllers.
+        #[arg(long, default_value_t = 3)]
+        controllers: u32,
+        /// Directory for the configuration and data of every node.
+        #[arg(long, default_value = "./keel-dev")]
+        dir: PathBuf,
+        /// Port of controller 1; controller N listens on base-port + N - 1.
+        #[arg(long, default_value_t = 9093)]
+        base_port: u16,
+    },
     /// Show the state of the metadata quorum (Kafka's kafka-metadata-quorum.sh describe).
     Quorum {
         #[command(subcommand)]
@@ -131,6 +145,31 @@ fn main() -> ExitCode {
                 Err(e) => {
                     eprintln!("keel: {e}");
                     ExitCode::from(3)
+                }
+            }
+        }
+        Command::Dev {
+            controllers,
+            dir,
+            base_port,
+        } => {
+            let keel = match std::env::current_exe() {
+                Ok(path) => path,
+                Err(e) => {
+                    eprintln!("keel: cannot find the keel executable: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let options = keel::dev::DevOptions {
+                controllers,
+                dir,
+                base_port,
+            };
+            match keel::dev::run(&options, &keel) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("keel dev: {e}");
+                    ExitCode::FAILURE
                 }
             }
         }

@@ -1,0 +1,255 @@
+//! `keel dev`: a local quorum for trying keel, as child processes of one command.
+//!
+//! The first run creates `<dir>/cluster.id`, one `server.properties` and one data directory per
+//! controller, and formats them; later runs reuse them, so data survives restarts. Each child is
+//! a real `keel start`, its log lines streamed to this process's stdout prefixed with its node
+//! id (one reader thread per child: this is a supervisor, not a node, and does no I/O of its
+//! own besides). Ctrl-C (or SIGTERM) stops every child gracefully and waits for it.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::admin::quorum;
+use crate::constants::{DEV_LEADER_WAIT_MS, DEV_STOP_WAIT_MS};
+use crate::node::datadir;
+use crate::server::signals::ShutdownSignal;
+use crate::storage::meta_properties::random_uuid;
+
+/// What `keel dev` was asked for.
+#[derive(Debug, Clone)]
+pub struct DevOptions {
+    pub controllers: u32,
+    pub dir: PathBuf,
+    pub base_port: u16,
+}
+
+/// The properties of controller `id` (1-based) of a dev quorum.
+pub fn dev_properties(options: &DevOptions, id: u32) -> String {
+    let port = |i: u32| u32::from(options.base_port) + i - 1;
+    let voters: Vec<String> = (1..=options.controllers)
+        .map(|i| format!("{i}@127.0.0.1:{}", port(i)))
+        .collect();
+    format!(
+        "# Written by `keel dev`; rewritten at every run.\n\
+         process.roles=controller\n\
+         node.id={id}\n\
+         controller.quorum.voters={}\n\
+         listeners=CONTROLLER://127.0.0.1:{}\n\
+         controller.listener.names=CONTROLLER\n\
+         metadata.log.dir={}\n",
+        voters.join(","),
+        port(id),
+        options.dir.join(format!("node-{id}")).display()
+    )
+}
+
+fn write_file(path: &Path, contents: &str) -> Result<(), String> {
+    std::fs::write(path, contents).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// The cluster id of the dev directory, created on the first run.
+fn cluster_id(dir: &Path) -> Result<String, String> {
+    let path = dir.join("cluster.id");
+    if path.exists() {
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        return Ok(text.trim().to_owned());
+    }
+    let id = random_uuid().map_err(|e| e.to_string())?.to_string();
+    write_file(&path, &format!("{id}\n"))?;
+    Ok(id)
+}
+
+struct Running {
+    id: u32,
+    child: Child,
+}
+
+/// Runs the dev quorum until Ctrl-C. `keel` is the path of the keel executable.
+pub fn run(options: &DevOptions, keel: &Path) -> Result<(), String> {
+    if options.controllers == 0 || options.controllers > crate::constants::RAFT_MAX_VOTERS as u32 {
+        return Err(format!(
+            "--controllers must be 1 to {}",
+            crate::constants::RAFT_MAX_VOTERS
+        ));
+    }
+    if u32::from(options.base_port) + options.controllers - 1 > u32::from(u16::MAX) {
+        return Err("--base-port leaves no room for the controllers' ports".into());
+    }
+    std::fs::create_dir_all(&options.dir)
+        .map_err(|e| format!("cannot create {}: {e}", options.dir.display()))?;
+    let cluster = cluster_id(&options.dir)?;
+    let mut configs = Vec::new();
+    for id in 1..=options.controllers {
+        let path = options.dir.join(format!("node-{id}.properties"));
+        write_file(&path, &dev_properties(options, id))?;
+        let config =
+            crate::config::Config::load(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        datadir::format(&config.metadata_log_dir, &cluster, id, true).map_err(|e| e.to_string())?;
+        configs.push(path);
+    }
+    let mut signal =
+        ShutdownSignal::install().map_err(|e| format!("cannot install signal handlers: {e}"))?;
+    let mut children = Vec::new();
+    for (index, config) in configs.iter().enumerate() {
+        let id = index as u32 + 1;
+        let mut child = Command::new(keel)
+            .args(["start", "--config"])
+            .arg(config)
+            .args(["--cluster-id", &cluster])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", keel.display()))?;
+        for stream in [
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    let mut out = std::io::stdout().lock();
+                    let _ = writeln!(out, "[node {id}] {line}");
+                }
+            });
+        }
+        children.push(Running { id, child });
+    }
+    let bootstrap = format!("127.0.0.1:{}", options.base_port);
+    let result = wait_for_leader(&mut children, &mut signal, &bootstrap);
+    match &result {
+        Ok(description) => {
+            println!(
+                "\nkeel dev: cluster {cluster} is up; leader is node {} (epoch {}).",
+                description.leader_id, description.leader_epoch
+            );
+            println!("Controllers:");
+            for id in 1..=options.controllers {
+                println!(
+                    "  node {id}: 127.0.0.1:{}",
+                    u32::from(options.base_port) + id - 1
+                );
+            }
+            println!("Data and configuration: {}", options.dir.display());
+            println!(
+                "Try:\n  {} quorum describe --bootstrap-controller {bootstrap} --replication",
+                keel.display()
+            );
+            println!("Press Ctrl-C to stop every node.\n");
+        }
+        Err(e) => eprintln!("keel dev: {e}"),
+    }
+    if result.is_ok() {
+        while !signal.arrived() {
+            if let Some(exited) = children
+                .iter_mut()
+                .find_map(|r| r.child.try_wait().ok().flatten().map(|s| (r.id, s)))
+            {
+                eprintln!(
+                    "keel dev: node {} exited ({}); stopping the others",
+                    exited.0, exited.1
+                );
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    stop(&mut children);
+    result.map(|_| ())
+}
+
+fn wait_for_leader(
+    children: &mut [Running],
+    signal: &mut ShutdownSignal,
+    bootstrap: &str,
+) -> Result<quorum::QuorumDescription, String> {
+    let deadline = Instant::now() + Duration::from_millis(DEV_LEADER_WAIT_MS);
+    loop {
+        if signal.arrived() {
+            return Err("interrupted before a leader was elected".into());
+        }
+        for running in children.iter_mut() {
+            if let Ok(Some(status)) = running.child.try_wait() {
+                return Err(format!(
+                    "node {} exited ({status}) before a leader was elected; see its log above",
+                    running.id
+                ));
+            }
+        }
+        if let Ok(description) = quorum::describe(bootstrap) {
+            return Ok(description);
+        }
+        if Instant::now() >= deadline {
+            return Err(format!(
+                "no leader was elected within {} s",
+                DEV_LEADER_WAIT_MS / 1000
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// SIGTERM every child, wait for it, and kill what does not stop in time.
+fn stop(children: &mut [Running]) {
+    for running in children.iter() {
+        // SAFETY: kill(2) on a child's pid, which we still own (not yet waited for).
+        unsafe {
+            libc::kill(running.child.id() as libc::pid_t, libc::SIGTERM);
+        }
+    }
+    let deadline = Instant::now() + Duration::from_millis(DEV_STOP_WAIT_MS);
+    for running in children.iter_mut() {
+        loop {
+            match running.child.try_wait() {
+                Ok(Some(_)) => break,
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50))
+                }
+                _ => {
+                    eprintln!(
+                        "keel dev: node {} did not stop in time; killing it",
+                        running.id
+                    );
+                    let _ = running.child.kill();
+                    let _ = running.child.wait();
+                    break;
+                }
+            }
+        }
+    }
+    println!("keel dev: all nodes stopped.");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dev_properties_are_a_valid_quorum_of_consecutive_ports() {
+        let options = DevOptions {
+            controllers: 3,
+            dir: PathBuf::from("/tmp/keel-dev"),
+            base_port: 9093,
+        };
+        for id in 1..=3 {
+            let config = crate::config::Config::parse(&dev_properties(&options, id)).unwrap();
+            assert_eq!(config.node_id, id);
+            assert_eq!(config.listeners[0].port, 9092 + id as u16);
+            assert_eq!(config.local_voter().unwrap().port, config.listeners[0].port);
+            assert_eq!(
+                config.metadata_log_dir,
+                PathBuf::from(format!("/tmp/keel-dev/node-{id}"))
+            );
+        }
+    }
+}
