@@ -169,17 +169,14 @@ impl NodeSettings {
         raft.begin_quorum_epoch_resend_ms = config.fetch_timeout_ms / 2;
         raft.election_backoff_max_ms = config.election_backoff_max_ms;
         raft.append_linger_ms = config.append_linger_ms;
-        // With short fetch timeouts (tests, fast failover on a LAN), keep a fetch's wait and a
-        // request's timeout short enough that a follower retries twice before giving up on its
-        // leader, which the core asserts.
-        raft.fetch_max_wait_ms = raft
-            .fetch_max_wait_ms
-            .min(config.fetch_timeout_ms / 5)
-            .max(1);
-        raft.request_timeout_ms = config
-            .request_timeout_ms
-            .min(config.fetch_timeout_ms / 5)
-            .max(1);
+        raft.request_timeout_ms = config.request_timeout_ms;
+        // The core requires that a follower can retry a lost fetch twice within its fetch
+        // timeout. With a short fetch timeout (fast failover on a LAN, tests) shorten a fetch's
+        // wait and the request timeout to fit; Kafka's defaults fit as they are.
+        if 2 * (raft.fetch_max_wait_ms + raft.request_timeout_ms) >= config.fetch_timeout_ms {
+            raft.fetch_max_wait_ms = (config.fetch_timeout_ms / 5).max(1);
+            raft.request_timeout_ms = (config.fetch_timeout_ms / 5).max(1);
+        }
         NodeSettings {
             raft,
             log: LogConfig::with_segment_bytes(config.segment_bytes),
