@@ -22,10 +22,11 @@ use std::path::{Path, PathBuf};
 
 use log::{info, warn};
 
-use super::batch::{self, BatchHeader, BatchSpec, ScanItem, Scanner};
+use super::batch::{self, BatchHeader, BatchSpec};
 use super::epochs::{EpochEntry, EpochHistory};
 use super::error::{Result, StorageError};
 use super::fsio;
+use super::scan::{self, TailVerdict};
 use super::segment::{
     self, OpenedSegment, SEGMENT_HEADER_BYTES, SEGMENT_PART_SUFFIX, Segment, SegmentSettings,
     SpareSegment, WriteMode,
@@ -224,26 +225,6 @@ pub struct Log {
 }
 
 /// How the scan of one segment ended.
-enum SegmentTail {
-    Clean,
-    Torn {
-        position: u64,
-        nonzero_end: u64,
-        reason: String,
-    },
-    Corrupt {
-        position: u64,
-        reason: String,
-    },
-}
-
-struct SegmentScan {
-    valid_bytes: u32,
-    next_offset: u64,
-    batch_sizes: Vec<(u64, u32)>,
-    tail: SegmentTail,
-}
-
 impl Log {
     /// Opens (or creates) the log in `dir`, running recovery.
     pub fn open(dir: &Path, config: LogConfig) -> Result<Log> {
@@ -323,11 +304,16 @@ impl Log {
                 }
                 Err(error) => return Err(error),
             };
-            let scan = scan_segment(&opened, &mut log.epochs, config.batch_bytes_max)?;
+            let scan = scan::scan_segment(
+                opened.bytes_after_header(),
+                opened.base_offset,
+                &mut log.epochs,
+                config.batch_bytes_max,
+            )?;
             log.recovery.bytes_scanned += u64::from(scan.valid_bytes);
             let next_offset = scan.next_offset;
-            match scan.tail {
-                SegmentTail::Clean => {
+            match scan::classify(scan.tail, is_last) {
+                TailVerdict::Clean => {
                     let (segment, rebuilt) = opened.recovered(
                         scan.valid_bytes,
                         next_offset,
@@ -337,11 +323,11 @@ impl Log {
                     log.note_index(&segment, rebuilt);
                     log.segments.push(segment);
                 }
-                SegmentTail::Torn {
+                TailVerdict::CutTornTail {
                     position,
                     nonzero_end,
                     reason,
-                } if is_last => {
+                } => {
                     warn!(
                         "recovery: cutting torn tail of {} at byte {position} (non-zero bytes up to {nonzero_end}): \
                          offsets from {next_offset} on were never completely written ({reason})",
@@ -359,22 +345,7 @@ impl Log {
                     log.note_index(&segment, rebuilt);
                     log.segments.push(segment);
                 }
-                SegmentTail::Torn {
-                    position, reason, ..
-                } => {
-                    let reason = format!("invalid data at the end of a sealed segment: {reason}");
-                    let error = corruption(position, next_offset, reason);
-                    log.keep_prefix_or_fail(
-                        error,
-                        opened,
-                        scan.valid_bytes,
-                        &scan.batch_sizes,
-                        next_offset,
-                        &segment_files[i + 1..],
-                    )?;
-                    break;
-                }
-                SegmentTail::Corrupt { position, reason } => {
+                TailVerdict::Corruption { position, reason } => {
                     let error = corruption(position, next_offset, reason);
                     log.keep_prefix_or_fail(
                         error,
@@ -1048,87 +1019,6 @@ fn set_aside(segments: &[(u64, PathBuf)]) -> Result<()> {
         let _ = std::fs::remove_file(index);
     }
     Ok(())
-}
-
-/// Scans one segment: valid batches with contiguous offsets and non-decreasing epochs, then
-/// its tail verdict. Epochs of valid batches go into `epochs`.
-fn scan_segment(
-    opened: &OpenedSegment,
-    epochs: &mut EpochHistory,
-    batch_bytes_max: u32,
-) -> Result<SegmentScan> {
-    let bytes = opened.bytes_after_header();
-    let header_bytes = u64::from(SEGMENT_HEADER_BYTES);
-    let mut next_offset = opened.base_offset;
-    let mut valid_bytes = 0u32;
-    let mut batch_sizes = Vec::new();
-    let mut tail = SegmentTail::Clean;
-    for item in Scanner::new(bytes, batch_bytes_max) {
-        match item {
-            ScanItem::Batch { position, batch } => {
-                let header = batch.header;
-                let file_position = header_bytes + position as u64;
-                let broken_chain = if header.base_offset != next_offset {
-                    Some(format!(
-                        "batch has base offset {} where offset {next_offset} belongs",
-                        header.base_offset
-                    ))
-                } else if epochs
-                    .latest_epoch()
-                    .is_some_and(|e| header.leader_epoch < e)
-                {
-                    Some(format!(
-                        "batch epoch {} is older than the epoch before it",
-                        header.leader_epoch
-                    ))
-                } else {
-                    None
-                };
-                if let Some(reason) = broken_chain {
-                    tail = SegmentTail::Corrupt {
-                        position: file_position,
-                        reason,
-                    };
-                    break;
-                }
-                epochs.assign(header.leader_epoch, header.base_offset)?;
-                next_offset = header.next_offset();
-                valid_bytes += header.batch_bytes;
-                batch_sizes.push((header.base_offset, header.batch_bytes));
-            }
-            ScanItem::CleanEnd { .. } => {}
-            ScanItem::TornTail {
-                position,
-                nonzero_end,
-                error,
-            } => {
-                tail = SegmentTail::Torn {
-                    position: header_bytes + position as u64,
-                    nonzero_end: header_bytes + nonzero_end as u64,
-                    reason: error.to_string(),
-                };
-            }
-            ScanItem::Corrupt {
-                position,
-                error,
-                next_valid_position,
-            } => {
-                tail = SegmentTail::Corrupt {
-                    position: header_bytes + position as u64,
-                    reason: format!(
-                        "{error}, yet a valid batch follows at byte {}",
-                        header_bytes + next_valid_position as u64
-                    ),
-                };
-            }
-        }
-    }
-    Ok(SegmentScan {
-        valid_bytes,
-        next_offset,
-        batch_sizes,
-        tail,
-    })
 }
 
 #[cfg(test)]

@@ -4,7 +4,8 @@
 //! A data directory (`metadata.log.dir`) holds `meta.properties` ([`meta_properties`]) and the
 //! partition directory `__cluster_metadata-0/`, which holds the segment log ([`log`], built on
 //! [`segment`], [`index`] and the batch format in [`batch`]), the epoch history checkpoint
-//! ([`epochs`]), the election state ([`quorum_state`]) and snapshots ([`snapshot`]). Every
+//! ([`epochs`]), the election state ([`quorum_state`]) and snapshots ([`snapshot`]). The scan
+//! of a segment and recovery's verdict on it live in [`scan`], shared with `keel-dump`. Every
 //! file is described byte by byte, with the recovery table, in
 //! `protocol-spec/storage-format.md`.
 //!
@@ -21,6 +22,7 @@ pub mod index;
 pub mod log;
 pub mod meta_properties;
 pub mod quorum_state;
+pub mod scan;
 pub mod segment;
 pub mod snapshot;
 

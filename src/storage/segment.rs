@@ -77,7 +77,8 @@ fn encode_header(base_offset: u64) -> [u8; SEGMENT_HEADER_BYTES as usize] {
     header
 }
 
-fn check_header(bytes: &[u8], base_offset: u64) -> std::result::Result<(), String> {
+/// Checks a segment file's header (magic, CRC, version, base offset matching the name).
+pub fn check_segment_header(bytes: &[u8], base_offset: u64) -> std::result::Result<(), String> {
     if bytes.len() < SEGMENT_HEADER_BYTES as usize {
         return Err(format!(
             "file of {} bytes is shorter than the segment header",
@@ -247,7 +248,7 @@ impl Segment {
             });
         }
         let map = map_file(&file, path)?;
-        if let Err(reason) = check_header(&map, base_offset) {
+        if let Err(reason) = check_segment_header(&map, base_offset) {
             return Err(StorageError::Corruption {
                 path: path.to_path_buf(),
                 position: 0,
@@ -832,17 +833,21 @@ mod tests {
     #[test]
     fn header_check_names_what_is_wrong() {
         let header = encode_header(7);
-        assert!(check_header(&header, 7).is_ok());
+        assert!(check_segment_header(&header, 7).is_ok());
         assert!(
-            check_header(&header, 8)
+            check_segment_header(&header, 8)
                 .unwrap_err()
                 .contains("base offset")
         );
         let mut flipped = header;
         flipped[13] ^= 1;
-        assert!(check_header(&flipped, 7).unwrap_err().contains("CRC"));
         assert!(
-            check_header(&header[..10], 7)
+            check_segment_header(&flipped, 7)
+                .unwrap_err()
+                .contains("CRC")
+        );
+        assert!(
+            check_segment_header(&header[..10], 7)
                 .unwrap_err()
                 .contains("shorter")
         );
