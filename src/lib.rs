@@ -15,6 +15,7 @@
 //! - [`storage`]: the on-disk engine: preallocated, memory-mapped, CRC-checked segment log
 //!   with sparse indexes, epoch history, snapshots, quorum-state and meta.properties files,
 //!   and recovery that tells a torn tail from corruption. Files and bytes only.
+//! - [`dump`]: `keel-dump`, which inspects and verifies a node's files with storage's own readers.
 //! - [`dev`]: `keel dev`, a local quorum as child processes of one command.
 //! - [`metadata`]: the records of the metadata log and their frame. Pure.
 //! - [`raft`]: the consensus core, KRaft-style; pure and deterministic, events in, actions out.
@@ -25,6 +26,7 @@ pub mod admin;
 pub mod config;
 pub mod constants;
 pub mod dev;
+pub mod dump;
 pub mod metadata;
 pub mod node;
 pub mod protocol;
