@@ -103,6 +103,19 @@ mod cluster_replaced_dir {
             .unwrap_or_else(|| panic!("no row for the old directory:\n{text}"));
         assert!(voter_line.ends_with("Follower"), "{text}");
 
+        // The leader said so once, not once per request: the node has fetched many times by
+        // now (it caught up), and a replaced disk left running must not flood the log.
+        let warnings = cluster
+            .current_log(leader)
+            .matches(&format!(
+                "node {replaced} presents directory {new_directory}"
+            ))
+            .count();
+        assert_eq!(
+            warnings, 1,
+            "the leader logged the replaced directory {warnings} times"
+        );
+
         // Its fetches do not count: with the other follower down, the high watermark stops,
         // although the replaced node keeps fetching the leader's new records.
         cluster.kill(other);
