@@ -8,6 +8,12 @@
 //! left it) and lists the node again as an Observer with the new directory id, which fetches
 //! and catches up. Its fetches do not count toward the high watermark: with the only other
 //! follower down, the high watermark stops, although the replaced node keeps fetching.
+//!
+//! The gap (the ignored test below reproduces it every time): only nodes that heard from the
+//! old disk know its directory id. Followers do not talk to each other in steady state, so
+//! the other follower pins the *new* disk on its first Vote request and counts its vote; with
+//! the leader down and that follower lagging, the replaced disk elects it and committed
+//! records are truncated away.
 
 mod common;
 
@@ -151,7 +157,111 @@ mod cluster_replaced_dir {
 
         // With the other follower back the quorum commits again.
         cluster.start_node(other);
-        let (_, _) = cluster.wait_for_leader(Duration::from_secs(15));
-        cluster.wait_for_high_watermark(stalled_at + 5, Duration::from_secs(15));
+        cluster.wait_for_leader(Duration::from_secs(15));
+        let resumed = cluster.wait_for_high_watermark(stalled_at + 5, Duration::from_secs(15));
+        assert!(resumed.high_watermark > stalled_at);
+    }
+
+    /// KNOWN GAP (reported to the lead, not fixed here): directory ids are pinned on first
+    /// contact, and two followers never contact each other in steady state. A voter that
+    /// never heard from the replaced node's old disk has nothing to compare with, pins the
+    /// new disk on its first Vote request and counts its vote. With the leader down and the
+    /// remaining voter lagging, that vote elects the lagging voter, and offsets committed
+    /// by the leader and the old disk are lost (KAFKA-14077, the case KIP-853 exists for).
+    /// The correct outcome is no leader until the old leader returns. Run with
+    /// `cargo test --release --test cluster_replaced_dir -- --ignored`.
+    #[test]
+    #[ignore = "known gap: a voter that never met the replaced disk's old self counts its vote (see the doc comment)"]
+    fn a_replaced_disk_must_not_elect_a_lagging_voter_and_lose_committed_records() {
+        use keel::node::directories::VoterDirectories;
+        use keel::storage::METADATA_PARTITION_DIR;
+
+        use super::common::{POLL, signal};
+
+        let mut cluster = Cluster::start("replaced-dir-vote", 3, Settings::fast());
+        let (leader, _) = cluster.wait_for_leader(Duration::from_secs(10));
+        cluster.wait_for_high_watermark(10, Duration::from_secs(10));
+        cluster.wait_for_caught_up(Duration::from_secs(10));
+        // `lagging` is a follower that has never heard from `replaced` (the usual case: only
+        // candidates and leaders send requests, and neither follower was ever either).
+        let followers: Vec<u32> = cluster
+            .ids()
+            .into_iter()
+            .filter(|id| *id != leader)
+            .collect();
+        let pinned = |by: u32, of: u32| {
+            VoterDirectories::load(&cluster.node(by).data_dir.join(METADATA_PARTITION_DIR))
+                .expect("voter-directories")
+                .pinned(of)
+        };
+        let (lagging, replaced) = if pinned(followers[0], followers[1]).is_none() {
+            (followers[0], followers[1])
+        } else if pinned(followers[1], followers[0]).is_none() {
+            (followers[1], followers[0])
+        } else {
+            panic!("both followers already know each other's directory; rerun");
+        };
+
+        // `lagging` freezes (SIGSTOP); the leader and `replaced` commit on without it.
+        signal(cluster.pid(lagging), libc::SIGSTOP);
+        let frozen_at = cluster.view(leader).expect("leader").high_watermark;
+        let committed = wait_for(
+            "commits without the frozen follower",
+            Duration::from_secs(10),
+            || {
+                let view = cluster.view(leader)?;
+                if view.high_watermark >= frozen_at + 20 {
+                    Ok(view.high_watermark)
+                } else {
+                    Err(format!("{view:?}"))
+                }
+            },
+        );
+
+        // The leader crashes, `replaced` loses its disk (reformatted: same id, new directory),
+        // and `lagging` wakes up.
+        cluster.kill(leader);
+        cluster.kill(replaced);
+        fs::remove_dir_all(&cluster.node(replaced).data_dir).unwrap();
+        cluster.format(replaced);
+        cluster.start_node(replaced);
+        signal(cluster.pid(lagging), libc::SIGCONT);
+
+        // Two of three nodes run, but one is a replaced disk: nobody may be elected.
+        let window = std::time::Instant::now();
+        let mut elected = None;
+        while elected.is_none() && window.elapsed() < Duration::from_secs(3) {
+            elected = cluster
+                .views()
+                .unwrap_or_default()
+                .into_iter()
+                .find(|v| v.is_leader);
+            std::thread::sleep(POLL);
+        }
+        // The old leader returns either way; see what happens to the records it committed.
+        cluster.start_node(leader);
+        let (now_leader, _) = cluster.wait_for_leader(Duration::from_secs(15));
+        if let Some(view) = elected {
+            let described = cluster.wait_for_caught_up(Duration::from_secs(10));
+            panic!(
+                "node {} was elected in epoch {} by the vote of node {replaced}'s replaced disk, \
+                 though offsets up to {committed} had been committed while it was frozen. After the old \
+                 leader, node {leader}, returned: leader {now_leader}, high watermark {}; node \
+                 {leader} logged: {:?}",
+                view.node,
+                view.epoch,
+                described.high_watermark,
+                cluster
+                    .current_log(leader)
+                    .lines()
+                    .filter(|l| l.contains("truncating"))
+                    .collect::<Vec<_>>(),
+            );
+        }
+        assert_eq!(
+            now_leader, leader,
+            "only the old leader has every committed record"
+        );
+        cluster.wait_for_high_watermark(committed + 5, Duration::from_secs(10));
     }
 }
