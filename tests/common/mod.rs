@@ -912,7 +912,7 @@ impl Drop for Cluster {
     fn drop(&mut self) {
         if thread::panicking() {
             eprintln!(
-                "cluster {} failed; its files are in {}",
+                "cluster {} failed; its files are in {} (removed unless KEEL_TEST_KEEP is set)",
                 self.name,
                 self.root.display()
             );
