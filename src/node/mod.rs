@@ -223,6 +223,9 @@ pub struct Node {
     clock: Clock,
     /// Role, epoch and leader as last logged, so each change is logged once.
     last_role: (RoleName, u32, Option<NodeId>),
+    /// Per voter, the unpinned directory id it was last reported for, so a replaced disk is
+    /// logged once and not on every request it sends (at most one entry per voter).
+    reported_directories: BTreeMap<NodeId, Uuid>,
 }
 
 impl Node {
@@ -317,6 +320,7 @@ impl Node {
             receiving_snapshot: None,
             serving_snapshot: None,
             clock,
+            reported_directories: BTreeMap::new(),
         })
     }
 
@@ -645,11 +649,13 @@ impl Node {
             match self.pins.check(key.id, uuid(key.directory_id))? {
                 Presented::Absent | Presented::Known => Ok(canonical(key.id)),
                 Presented::Changed { pinned } => {
-                    warn!(
-                        "node {} presents directory {} but its pinned directory is {pinned}: treating it as a non-voter (a replaced disk must not vote as its old self)",
-                        key.id,
-                        uuid(key.directory_id)
-                    );
+                    let presented = uuid(key.directory_id);
+                    if self.reported_directories.insert(key.id, presented) != Some(presented) {
+                        warn!(
+                            "node {} presents directory {presented} but its pinned directory is {pinned}: treating it as a non-voter (a replaced disk must not vote as its old self)",
+                            key.id,
+                        );
+                    }
                     Ok(key)
                 }
             }
