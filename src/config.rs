@@ -17,6 +17,7 @@ use crate::constants::{
     RAFT_FETCH_TIMEOUT_MS, RAFT_MAX_VOTERS, RAFT_REQUEST_TIMEOUT_MS, RAFT_RETRY_BACKOFF_MS,
     SEGMENT_BYTES_DEFAULT, SEGMENT_BYTES_MAX, SOCKET_REQUEST_BYTES_MAX_DEFAULT, TIMEOUT_MS_MAX,
 };
+use crate::protocol::Uuid;
 
 /// One problem with the configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -303,31 +304,36 @@ fn split_host_port<'a>(key: &str, text: &'a str) -> Result<(&'a str, &'a str), C
     Ok((&text[..colon], &text[colon + 1..]))
 }
 
+fn parse_voter_entry(key: &str, entry: &str) -> Result<VoterAddress, ConfigError> {
+    let (id, address) = entry
+        .split_once('@')
+        .ok_or_else(|| error(key, format!("{entry:?} is not id@host:port")))?;
+    let id: u32 = id
+        .parse()
+        .ok()
+        .filter(|&id| id <= i32::MAX as u32)
+        .ok_or_else(|| error(key, format!("{entry:?} has no valid node id")))?;
+    let (host, port) = split_host_port(key, address)?;
+    if host.is_empty() {
+        return Err(error(key, format!("{entry:?} has no host")));
+    }
+    let port = parse_port(key, port, entry)?;
+    Ok(VoterAddress {
+        id,
+        host: host.to_owned(),
+        port,
+    })
+}
+
 fn parse_voters(value: &str) -> Result<Vec<VoterAddress>, ConfigError> {
     const KEY: &str = "controller.quorum.voters";
     let mut voters: Vec<VoterAddress> = Vec::new();
     for entry in value.split(',').map(str::trim) {
-        let (id, address) = entry
-            .split_once('@')
-            .ok_or_else(|| error(KEY, format!("{entry:?} is not id@host:port")))?;
-        let id: u32 = id
-            .parse()
-            .ok()
-            .filter(|&id| id <= i32::MAX as u32)
-            .ok_or_else(|| error(KEY, format!("{entry:?} has no valid node id")))?;
-        let (host, port) = split_host_port(KEY, address)?;
-        if host.is_empty() {
-            return Err(error(KEY, format!("{entry:?} has no host")));
+        let voter = parse_voter_entry(KEY, entry)?;
+        if voters.iter().any(|v| v.id == voter.id) {
+            return Err(error(KEY, format!("node id {} appears twice", voter.id)));
         }
-        let port = parse_port(KEY, port, entry)?;
-        if voters.iter().any(|v| v.id == id) {
-            return Err(error(KEY, format!("node id {id} appears twice")));
-        }
-        voters.push(VoterAddress {
-            id,
-            host: host.to_owned(),
-            port,
-        });
+        voters.push(voter);
     }
     if voters.len() > RAFT_MAX_VOTERS {
         return Err(error(
@@ -339,6 +345,79 @@ fn parse_voters(value: &str) -> Result<Vec<VoterAddress>, ConfigError> {
         ));
     }
     Ok(voters)
+}
+
+/// One entry of `keel format --initial-controllers`: `id@host:port:directory-id` (KIP-853's
+/// form), the voter and the directory id its disk is formatted with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InitialController {
+    pub voter: VoterAddress,
+    pub directory_id: Uuid,
+}
+
+/// Parses `--initial-controllers` and checks it names exactly the voters of
+/// `controller.quorum.voters` (same ids, hosts and ports), each with its own non-zero
+/// directory id. Pure.
+pub fn parse_initial_controllers(
+    value: &str,
+    voters: &[VoterAddress],
+) -> Result<Vec<InitialController>, ConfigError> {
+    const KEY: &str = "--initial-controllers";
+    let mut controllers: Vec<InitialController> = Vec::new();
+    for entry in value.split(',').map(str::trim) {
+        let (address, directory) = entry
+            .rsplit_once(':')
+            .ok_or_else(|| error(KEY, format!("{entry:?} is not id@host:port:directory-id")))?;
+        let directory_id: Uuid = directory.parse().map_err(|_| {
+            error(
+                KEY,
+                format!(
+                    "{entry:?}: {directory:?} is not a directory id (22 characters of URL-safe base64, as `keel random-uuid` prints)"
+                ),
+            )
+        })?;
+        if directory_id == Uuid::ZERO {
+            return Err(error(KEY, format!("{entry:?}: the directory id is zero")));
+        }
+        let voter = parse_voter_entry(KEY, address)?;
+        if controllers.iter().any(|c| c.voter.id == voter.id) {
+            return Err(error(KEY, format!("node id {} appears twice", voter.id)));
+        }
+        if let Some(twin) = controllers.iter().find(|c| c.directory_id == directory_id) {
+            return Err(error(
+                KEY,
+                format!(
+                    "nodes {} and {} have the same directory id {directory_id}",
+                    twin.voter.id, voter.id
+                ),
+            ));
+        }
+        controllers.push(InitialController {
+            voter,
+            directory_id,
+        });
+    }
+    let mut listed: Vec<&VoterAddress> = controllers.iter().map(|c| &c.voter).collect();
+    let mut configured: Vec<&VoterAddress> = voters.iter().collect();
+    listed.sort_by_key(|v| v.id);
+    configured.sort_by_key(|v| v.id);
+    if listed != configured {
+        let show = |list: &[&VoterAddress]| {
+            list.iter()
+                .map(|v| format!("{}@{}:{}", v.id, v.host, v.port))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        return Err(error(
+            KEY,
+            format!(
+                "names the voters {} but controller.quorum.voters is {}",
+                show(&listed),
+                show(&configured)
+            ),
+        ));
+    }
+    Ok(controllers)
 }
 
 fn parse_listeners(value: &str) -> Result<Vec<Listener>, ConfigError> {
@@ -841,5 +920,37 @@ metadata.log.dir=/var/lib/keel/meta
                 .unwrap_err();
         assert_eq!(err.key.as_deref(), Some("process.roles"));
         assert_eq!(err.line, Some(1));
+    }
+
+    #[test]
+    fn initial_controllers_must_name_exactly_the_configured_voters_with_distinct_directories() {
+        let voters = Config::parse(MINIMAL).unwrap().voters;
+        let a = "pFD0dYoBTmO13BFhHp3EXA";
+        let b = "Mgv9dW4XRAaKXxP5vT8a9g";
+        let c = "3Db5QLSqSZieL3rJBUUegA";
+        let listed = format!("1@127.0.0.1:9093:{a},2@127.0.0.1:9094:{b},3@127.0.0.1:9095:{c}");
+        let parsed = parse_initial_controllers(&listed, &voters).unwrap();
+        assert_eq!(parsed.len(), 3);
+        assert_eq!(parsed[1].voter, voters[1]);
+        assert_eq!(parsed[1].directory_id.to_string(), b);
+
+        let refused = |text: &str| {
+            parse_initial_controllers(text, &voters)
+                .unwrap_err()
+                .message
+        };
+        let missing = refused(&format!("1@127.0.0.1:9093:{a},2@127.0.0.1:9094:{b}"));
+        assert!(missing.contains("controller.quorum.voters is"), "{missing}");
+        let moved = refused(&listed.replace(":9095:", ":9096:"));
+        assert!(moved.contains("3@127.0.0.1:9096"), "{moved}");
+        let twin = refused(&listed.replace(c, a));
+        assert!(twin.contains("same directory id"), "{twin}");
+        let no_directory = refused("1@127.0.0.1:9093,2@127.0.0.1:9094,3@127.0.0.1:9095");
+        assert!(
+            no_directory.contains("not a directory id"),
+            "{no_directory}"
+        );
+        let zero = refused(&listed.replace(a, "AAAAAAAAAAAAAAAAAAAAAA"));
+        assert!(zero.contains("zero"), "{zero}");
     }
 }

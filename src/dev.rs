@@ -12,10 +12,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::admin::quorum;
+use crate::config::{Config, InitialController};
 use crate::constants::{DEV_LEADER_WAIT_MS, DEV_STOP_WAIT_MS};
 use crate::node::datadir;
 use crate::server::signals::ShutdownSignal;
-use crate::storage::meta_properties::random_uuid;
+use crate::storage::meta_properties::{MetaProperties, random_uuid};
 
 /// What `keel dev` was asked for.
 #[derive(Debug, Clone)]
@@ -62,6 +63,30 @@ fn cluster_id(dir: &Path) -> Result<String, String> {
     Ok(id)
 }
 
+/// Every controller's directory id, as `keel format --initial-controllers` takes them: the one
+/// already on disk for a controller formatted by an earlier run, a fresh one otherwise.
+fn initial_controllers(configs: &[Config]) -> Result<Vec<InitialController>, String> {
+    configs
+        .iter()
+        .map(|config| {
+            let formatted =
+                MetaProperties::read(&config.metadata_log_dir).map_err(|e| e.to_string())?;
+            let directory_id = match formatted {
+                Some(meta) => meta.directory_id,
+                None => random_uuid().map_err(|e| e.to_string())?,
+            };
+            let voter = config
+                .local_voter()
+                .ok_or("a dev controller is not among its voters")?
+                .clone();
+            Ok(InitialController {
+                voter,
+                directory_id,
+            })
+        })
+        .collect()
+}
+
 struct Running {
     id: u32,
     child: Child,
@@ -82,13 +107,25 @@ pub fn run(options: &DevOptions, keel: &Path) -> Result<(), String> {
         .map_err(|e| format!("cannot create {}: {e}", options.dir.display()))?;
     let cluster = cluster_id(&options.dir)?;
     let mut configs = Vec::new();
+    let mut loaded = Vec::new();
     for id in 1..=options.controllers {
         let path = options.dir.join(format!("node-{id}.properties"));
         write_file(&path, &dev_properties(options, id))?;
         let config =
             crate::config::Config::load(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        datadir::format(&config.metadata_log_dir, &cluster, id, true).map_err(|e| e.to_string())?;
+        loaded.push(config);
         configs.push(path);
+    }
+    let initial = initial_controllers(&loaded)?;
+    for config in &loaded {
+        datadir::format(
+            &config.metadata_log_dir,
+            &cluster,
+            config.node_id,
+            true,
+            &initial,
+        )
+        .map_err(|e| e.to_string())?;
     }
     let mut signal =
         ShutdownSignal::install().map_err(|e| format!("cannot install signal handlers: {e}"))?;

@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use keel::config::Config;
+use keel::config::{Config, parse_initial_controllers};
 use keel::node::datadir;
+use keel::protocol::Uuid;
 use keel::server;
 use keel::storage::meta_properties::random_uuid;
 
@@ -27,7 +28,11 @@ enum Command {
     /// example to use as a cluster id.
     RandomUuid,
     /// Prepare a node's metadata.log.dir: write meta.properties with the cluster id, the
-    /// node id and a new directory id. Refuses a directory that is already formatted.
+    /// node id and a directory id. Refuses a directory that is already formatted.
+    ///
+    /// A controller is formatted either with --initial-controllers (every controller of a new
+    /// cluster, the same list on each) or with --no-initial-controllers (a replaced disk, or a
+    /// controller joining a cluster that already runs).
     Format {
         /// The node's server.properties.
         #[arg(long)]
@@ -35,9 +40,36 @@ enum Command {
         /// The cluster id, the same on every node (make one with `keel random-uuid`).
         #[arg(long)]
         cluster_id: String,
+        /// For a new cluster only: every voter as id@host:port:directory-id (the voters of
+        /// controller.quorum.voters, each with a directory id made with `keel random-uuid`).
+        /// This node takes its own directory id and pins the others', so no voter ever counts
+        /// the vote of a disk that replaced one of them. Never use it for a replaced disk: it
+        /// would give the empty disk its predecessor's identity.
+        #[arg(long, value_name = "ID@HOST:PORT:DIRECTORY-ID,...")]
+        initial_controllers: Option<String>,
+        /// Format with a fresh directory id and nothing pinned: for a replaced disk (which the
+        /// other voters will treat as a non-voter until re-admitted, see `keel pin-directory`),
+        /// or a node of a cluster formatted without --initial-controllers.
+        #[arg(long, conflicts_with = "initial_controllers")]
+        no_initial_controllers: bool,
         /// Leave an already formatted directory as it is and succeed.
         #[arg(long)]
         ignore_formatted: bool,
+    },
+    /// Pin the directory id of another voter in this node's data directory (the node must be
+    /// stopped). Re-admits a replaced disk once it has caught up: run it on each other voter in
+    /// turn, stopping and starting one at a time.
+    PinDirectory {
+        /// This node's server.properties.
+        #[arg(long)]
+        config: PathBuf,
+        /// The voter whose directory id is pinned.
+        #[arg(long)]
+        node_id: u32,
+        /// Its new directory id (`directory.id` in its meta.properties, or the Observer row of
+        /// `keel quorum describe --replication`).
+        #[arg(long)]
+        directory_id: String,
     },
     /// Run a local quorum for trying keel: formats (first time only) and starts the
     /// controllers as child processes on 127.0.0.1, waits for a leader, prints the endpoints,
@@ -116,17 +148,38 @@ fn main() -> ExitCode {
         Command::Format {
             config,
             cluster_id,
+            initial_controllers,
+            no_initial_controllers,
             ignore_formatted,
         } => {
             let config = match load_config(&config) {
                 Ok(config) => config,
                 Err(code) => return code,
             };
+            let initial = match initial_controllers {
+                Some(text) => match parse_initial_controllers(&text, &config.voters) {
+                    Ok(initial) => initial,
+                    Err(e) => {
+                        eprintln!("keel: {e}");
+                        return ExitCode::from(EXIT_CONFIG);
+                    }
+                },
+                None if config.roles.controller && !no_initial_controllers => {
+                    eprintln!(
+                        "keel: a controller is formatted with --initial-controllers (every \
+                         controller of a new cluster) or --no-initial-controllers (a replaced \
+                         disk, or a cluster formatted without them); see `keel format --help`"
+                    );
+                    return ExitCode::from(EXIT_CONFIG);
+                }
+                None => Vec::new(),
+            };
             match datadir::format(
                 &config.metadata_log_dir,
                 &cluster_id,
                 config.node_id,
                 ignore_formatted,
+                &initial,
             ) {
                 Ok(meta) => {
                     println!(
@@ -141,6 +194,49 @@ fn main() -> ExitCode {
                 Err(e @ datadir::DataDirError::BadClusterId { .. }) => {
                     eprintln!("keel: {e}");
                     ExitCode::from(EXIT_CONFIG)
+                }
+                Err(e) => {
+                    eprintln!("keel: {e}");
+                    ExitCode::from(3)
+                }
+            }
+        }
+        Command::PinDirectory {
+            config,
+            node_id,
+            directory_id,
+        } => {
+            let config = match load_config(&config) {
+                Ok(config) => config,
+                Err(code) => return code,
+            };
+            let directory_id = match directory_id.parse::<Uuid>() {
+                Ok(id) if id != Uuid::ZERO => id,
+                _ => {
+                    eprintln!(
+                        "keel: {directory_id:?} is not a directory id (22 characters of URL-safe base64)"
+                    );
+                    return ExitCode::from(EXIT_CONFIG);
+                }
+            };
+            if node_id == config.node_id || !config.voters.iter().any(|v| v.id == node_id) {
+                eprintln!("keel: node {node_id} is not another voter of controller.quorum.voters");
+                return ExitCode::from(EXIT_CONFIG);
+            }
+            match datadir::pin_directory(
+                &config.metadata_log_dir,
+                config.node_id,
+                node_id,
+                directory_id,
+            ) {
+                Ok(previous) => {
+                    match previous {
+                        Some(previous) => println!(
+                            "node {node_id}: pinned directory {directory_id} (was {previous})"
+                        ),
+                        None => println!("node {node_id}: pinned directory {directory_id}"),
+                    }
+                    ExitCode::SUCCESS
                 }
                 Err(e) => {
                     eprintln!("keel: {e}");

@@ -9,11 +9,11 @@
 //! and catches up. Its fetches do not count toward the high watermark: with the only other
 //! follower down, the high watermark stops, although the replaced node keeps fetching.
 //!
-//! The gap (the ignored test below reproduces it every time): only nodes that heard from the
-//! old disk know its directory id. Followers do not talk to each other in steady state, so
-//! the other follower pins the *new* disk on its first Vote request and counts its vote; with
-//! the leader down and that follower lagging, the replaced disk elects it and committed
-//! records are truncated away.
+//! Every node was formatted with `--initial-controllers`, so each voter pinned every other
+//! voter's directory id before it ever started: also a voter that never talked to the old disk
+//! refuses the replacement's vote. Before that flag existed, ids were only pinned on first
+//! contact, and the second test below elected a lagging voter with a replaced disk's vote and
+//! lost committed records (found by this suite, fixed by pinning at format time).
 
 mod common;
 
@@ -53,7 +53,7 @@ mod cluster_replaced_dir {
         // same cluster id, a new directory id), start it.
         cluster.kill(replaced);
         fs::remove_dir_all(&cluster.node(replaced).data_dir).unwrap();
-        cluster.format(replaced);
+        cluster.format_replacement(replaced);
         let new_directory = directory_id(&cluster, replaced);
         assert_ne!(new_directory, old_directory);
         cluster.start_node(replaced);
@@ -162,16 +162,110 @@ mod cluster_replaced_dir {
         assert!(resumed.high_watermark > stalled_at);
     }
 
-    /// KNOWN GAP (reported to the lead, not fixed here): directory ids are pinned on first
-    /// contact, and two followers never contact each other in steady state. A voter that
-    /// never heard from the replaced node's old disk has nothing to compare with, pins the
-    /// new disk on its first Vote request and counts its vote. With the leader down and the
-    /// remaining voter lagging, that vote elects the lagging voter, and offsets committed
-    /// by the leader and the old disk are lost (KAFKA-14077, the case KIP-853 exists for).
-    /// The correct outcome is no leader until the old leader returns. Run with
-    /// `cargo test --release --test cluster_replaced_dir -- --ignored`.
+    /// The documented way back (docs/operations.md, "Replacing a disk"): once the replacement
+    /// has caught up as an observer, each other voter in turn is stopped, pins the new directory
+    /// with `keel pin-directory`, and is started again. Then the node is a voter again: its
+    /// fetches count, so the quorum commits with the other follower down.
     #[test]
-    #[ignore = "known gap: a voter that never met the replaced disk's old self counts its vote (see the doc comment)"]
+    fn a_caught_up_replacement_is_readmitted_with_pin_directory() {
+        use super::common::run_keel;
+
+        let mut cluster = Cluster::start("replaced-dir-readmit", 3, Settings::fast());
+        let (leader, _) = cluster.wait_for_leader(Duration::from_secs(10));
+        cluster.wait_for_caught_up(Duration::from_secs(10));
+        let followers: Vec<u32> = cluster
+            .ids()
+            .into_iter()
+            .filter(|id| *id != leader)
+            .collect();
+        let (replaced, other) = (followers[0], followers[1]);
+        cluster.kill(replaced);
+        fs::remove_dir_all(&cluster.node(replaced).data_dir).unwrap();
+        cluster.format_replacement(replaced);
+        let new_directory = directory_id(&cluster, replaced);
+        cluster.start_node(replaced);
+        wait_for(
+            "the replacement to catch up as an observer",
+            Duration::from_secs(10),
+            || {
+                let d = cluster.describe(leader).map_err(|e| e.to_string())?;
+                match d.observers.iter().find(|o| o.id == replaced as i32) {
+                    Some(o) if o.log_end_offset >= d.high_watermark => Ok(()),
+                    _ => Err(format!("{d:?}")),
+                }
+            },
+        );
+
+        let pin = |cluster: &Cluster, on: u32| {
+            let config = cluster.node(on).config.to_str().unwrap().to_owned();
+            run_keel(
+                &[
+                    "pin-directory",
+                    "--config",
+                    &config,
+                    "--node-id",
+                    &replaced.to_string(),
+                    "--directory-id",
+                    &new_directory,
+                ],
+                Duration::from_secs(10),
+            )
+        };
+        // A running node's directory is locked: the pin must wait for it to stop.
+        let refused = pin(&cluster, other);
+        assert_eq!(refused.status.code(), Some(3), "{refused:?}");
+        assert!(
+            String::from_utf8_lossy(&refused.stderr).contains("in use by another keel process"),
+            "{refused:?}"
+        );
+        for on in [other, leader] {
+            assert!(cluster.stop(on).success());
+            let pinned = pin(&cluster, on);
+            assert!(pinned.status.success(), "{pinned:?}");
+            let said = String::from_utf8_lossy(&pinned.stdout);
+            assert!(
+                said.contains(&format!("pinned directory {new_directory} (was ")),
+                "{said}"
+            );
+            cluster.start_node(on);
+            cluster.wait_for_leader(Duration::from_secs(15));
+        }
+
+        let described = wait_for(
+            "the replacement to be a voter with its new directory",
+            Duration::from_secs(10),
+            || {
+                let (now_leader, _) = cluster.wait_for_leader(Duration::from_secs(10));
+                let d = cluster.describe(now_leader).map_err(|e| e.to_string())?;
+                let voter = d.voters.iter().find(|v| v.id == replaced as i32);
+                match voter {
+                    Some(v)
+                        if v.directory_id.to_string() == new_directory
+                            && !d.observers.iter().any(|o| o.id == replaced as i32) =>
+                    {
+                        Ok(d)
+                    }
+                    _ => Err(format!("{d:?}")),
+                }
+            },
+        );
+        // Its fetches count again: the quorum commits without `other`, unless `other` leads,
+        // in which case it is the one kept and the old leader is stopped instead.
+        let (now_leader, _) = cluster.wait_for_leader(Duration::from_secs(10));
+        let down = if now_leader == other { leader } else { other };
+        cluster.kill(down);
+        cluster.wait_for_leader(Duration::from_secs(15));
+        let view =
+            cluster.wait_for_high_watermark(described.high_watermark + 10, Duration::from_secs(15));
+        assert!(view.high_watermark >= described.high_watermark + 10);
+    }
+
+    /// A voter that never heard from the replaced node's old disk (followers do not talk to
+    /// each other in steady state) must still refuse the new disk's vote: with the leader down
+    /// and that voter lagging, the vote would elect it and truncate committed records
+    /// (KAFKA-14077, the case KIP-853 exists for). The pins written at format time cover it;
+    /// the correct outcome is no leader until the old leader returns.
+    #[test]
     fn a_replaced_disk_must_not_elect_a_lagging_voter_and_lose_committed_records() {
         use keel::node::directories::VoterDirectories;
         use keel::storage::METADATA_PARTITION_DIR;
@@ -182,25 +276,25 @@ mod cluster_replaced_dir {
         let (leader, _) = cluster.wait_for_leader(Duration::from_secs(10));
         cluster.wait_for_high_watermark(10, Duration::from_secs(10));
         cluster.wait_for_caught_up(Duration::from_secs(10));
-        // `lagging` is a follower that has never heard from `replaced` (the usual case: only
-        // candidates and leaders send requests, and neither follower was ever either).
+        // `lagging` has most likely never heard from `replaced` (only candidates and leaders
+        // send requests, and neither follower need ever have been either); it knows the
+        // directory of `replaced` from its format all the same.
         let followers: Vec<u32> = cluster
             .ids()
             .into_iter()
             .filter(|id| *id != leader)
             .collect();
-        let pinned = |by: u32, of: u32| {
-            VoterDirectories::load(&cluster.node(by).data_dir.join(METADATA_PARTITION_DIR))
+        let (lagging, replaced) = (followers[0], followers[1]);
+        let pinned =
+            VoterDirectories::load(&cluster.node(lagging).data_dir.join(METADATA_PARTITION_DIR))
                 .expect("voter-directories")
-                .pinned(of)
-        };
-        let (lagging, replaced) = if pinned(followers[0], followers[1]).is_none() {
-            (followers[0], followers[1])
-        } else if pinned(followers[1], followers[0]).is_none() {
-            (followers[1], followers[0])
-        } else {
-            panic!("both followers already know each other's directory; rerun");
-        };
+                .pinned(replaced)
+                .map(|d| d.to_string());
+        assert_eq!(
+            pinned.as_deref(),
+            Some(cluster.initial_directory_ids[replaced as usize - 1].as_str()),
+            "node {lagging} pinned node {replaced}'s directory when it was formatted"
+        );
 
         // `lagging` freezes (SIGSTOP); the leader and `replaced` commit on without it.
         signal(cluster.pid(lagging), libc::SIGSTOP);
@@ -223,7 +317,7 @@ mod cluster_replaced_dir {
         cluster.kill(leader);
         cluster.kill(replaced);
         fs::remove_dir_all(&cluster.node(replaced).data_dir).unwrap();
-        cluster.format(replaced);
+        cluster.format_replacement(replaced);
         cluster.start_node(replaced);
         signal(cluster.pid(lagging), libc::SIGCONT);
 

@@ -1,7 +1,8 @@
 //! A node's data directory: formatting it, and opening it with every start-up check.
 //!
-//! `keel format` writes `meta.properties` (cluster id, node id, a fresh directory id) and the
-//! empty partition directory; it refuses a directory that is already formatted. `keel start`
+//! `keel format` writes `meta.properties` (cluster id, node id, a directory id: fresh, or the
+//! one `--initial-controllers` gives) and the partition directory, with the other voters'
+//! directory ids pinned when they are given; it refuses a directory that is already formatted. `keel start`
 //! never formats: it refuses an unformatted directory, a node id or cluster id that does not
 //! match, and a directory another process holds (an exclusive `flock` on `.lock`, held for the
 //! life of the process).
@@ -11,6 +12,8 @@ use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
+use super::directories::VoterDirectories;
+use crate::config::InitialController;
 use crate::protocol::Uuid;
 use crate::storage::meta_properties::{MetaProperties, random_uuid};
 use crate::storage::{METADATA_PARTITION_DIR, StorageError};
@@ -42,6 +45,11 @@ pub enum DataDirError {
     },
     Locked {
         dir: PathBuf,
+    },
+    /// A directory id to pin is already another node's: two voters cannot share a disk.
+    DirectoryTaken {
+        directory: Uuid,
+        node_id: u32,
     },
     Storage(StorageError),
     Io {
@@ -94,6 +102,10 @@ impl fmt::Display for DataDirError {
                     dir.display()
                 )
             }
+            DataDirError::DirectoryTaken { directory, node_id } => write!(
+                f,
+                "directory {directory} is node {node_id}'s: two voters cannot have the same directory"
+            ),
             DataDirError::Storage(e) => write!(f, "{e}"),
             DataDirError::Io { dir, source } => write!(f, "{}: {source}", dir.display()),
         }
@@ -110,11 +122,17 @@ impl From<StorageError> for DataDirError {
 
 /// Formats `dir` for `node_id` in cluster `cluster_id`. With `ignore_formatted`, an already
 /// formatted directory is left untouched and its identity returned.
+///
+/// `initial_controllers` (`keel format --initial-controllers`, already checked against the
+/// configured voters) gives every voter's directory id: this node takes its own, and the
+/// others' are pinned before the node can ever hear from a replacement disk. Empty: a random
+/// directory id and nothing pinned.
 pub fn format(
     dir: &Path,
     cluster_id: &str,
     node_id: u32,
     ignore_formatted: bool,
+    initial_controllers: &[InitialController],
 ) -> Result<MetaProperties, DataDirError> {
     if cluster_id.parse::<Uuid>().is_err() {
         return Err(DataDirError::BadClusterId {
@@ -137,13 +155,25 @@ pub fn format(
     }
     let partition = dir.join(METADATA_PARTITION_DIR);
     std::fs::create_dir_all(&partition).map_err(|source| DataDirError::Io {
-        dir: partition,
+        dir: partition.clone(),
         source,
     })?;
+    // The pins are durable before meta.properties, the mark of a formatted directory: a
+    // format cut short leaves a directory that is still unformatted and can be formatted again.
+    let mut pins = VoterDirectories::load(&partition)?;
+    for controller in initial_controllers {
+        if controller.voter.id != node_id {
+            pins.pin(controller.voter.id, controller.directory_id)?;
+        }
+    }
+    let directory_id = match initial_controllers.iter().find(|c| c.voter.id == node_id) {
+        Some(own) => own.directory_id,
+        None => random_uuid()?,
+    };
     let meta = MetaProperties {
         cluster_id: cluster_id.to_owned(),
         node_id,
-        directory_id: random_uuid()?,
+        directory_id,
     };
     meta.write(dir)?;
     Ok(meta)
@@ -205,6 +235,27 @@ impl DataDir {
     }
 }
 
+/// Pins `directory` for voter `voter` in the data directory of node `node_id`, which must be
+/// formatted and not in use (the lock is taken). Returns the pin it replaced.
+pub fn pin_directory(
+    dir: &Path,
+    node_id: u32,
+    voter: u32,
+    directory: Uuid,
+) -> Result<Option<Uuid>, DataDirError> {
+    let opened = DataDir::open(dir, node_id, None)?;
+    let mut pins = VoterDirectories::load(&opened.partition)?;
+    let taken = std::iter::once((node_id, opened.meta.directory_id))
+        .chain(pins.pins())
+        .find(|&(id, pinned)| pinned == directory && id != voter);
+    if let Some((node_id, _)) = taken {
+        return Err(DataDirError::DirectoryTaken { directory, node_id });
+    }
+    let previous = pins.pinned(voter);
+    pins.pin(voter, directory)?;
+    Ok(previous)
+}
+
 fn lock(dir: &Path) -> Result<File, DataDirError> {
     let path = dir.join(LOCK_FILE);
     let file = File::options()
@@ -254,16 +305,16 @@ mod tests {
             Err(DataDirError::NotFormatted { .. })
         ));
         assert!(matches!(
-            format(&dir, "not a uuid", 1, false),
+            format(&dir, "not a uuid", 1, false, &[]),
             Err(DataDirError::BadClusterId { .. })
         ));
-        let meta = format(&dir, CLUSTER, 1, false).unwrap();
+        let meta = format(&dir, CLUSTER, 1, false, &[]).unwrap();
         assert!(matches!(
-            format(&dir, CLUSTER, 1, false),
+            format(&dir, CLUSTER, 1, false, &[]),
             Err(DataDirError::AlreadyFormatted { .. })
         ));
         assert_eq!(
-            format(&dir, CLUSTER, 1, true).unwrap(),
+            format(&dir, CLUSTER, 1, true, &[]).unwrap(),
             meta,
             "ignore-formatted keeps the identity"
         );
@@ -283,12 +334,42 @@ mod tests {
     #[test]
     fn a_second_opener_of_the_same_directory_is_refused() {
         let dir = temp_dir("lock");
-        format(&dir, CLUSTER, 1, false).unwrap();
+        format(&dir, CLUSTER, 1, false, &[]).unwrap();
         let first = DataDir::open(&dir, 1, None).unwrap();
         let err = DataDir::open(&dir, 1, None).unwrap_err();
         assert!(matches!(err, DataDirError::Locked { .. }), "{err}");
         drop(first);
         DataDir::open(&dir, 1, None).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn initial_controllers_give_this_node_its_directory_and_pin_the_others() {
+        use crate::config::VoterAddress;
+        use crate::storage::METADATA_PARTITION_DIR;
+
+        let dir = temp_dir("initial");
+        let controller = |id: u32, byte: u8| InitialController {
+            voter: VoterAddress {
+                id,
+                host: "127.0.0.1".into(),
+                port: 9092 + id as u16,
+            },
+            directory_id: Uuid::from_bytes([byte; 16]),
+        };
+        let initial = [controller(1, 11), controller(2, 12), controller(3, 13)];
+        let meta = format(&dir, CLUSTER, 2, false, &initial).unwrap();
+        assert_eq!(meta.directory_id, Uuid::from_bytes([12; 16]));
+        let pins = VoterDirectories::load(&dir.join(METADATA_PARTITION_DIR)).unwrap();
+        assert_eq!(
+            pins.pins().collect::<Vec<_>>(),
+            vec![
+                (1, Uuid::from_bytes([11; 16])),
+                (3, Uuid::from_bytes([13; 16]))
+            ],
+            "every other voter is pinned, this node is not"
+        );
+        assert_eq!(DataDir::open(&dir, 2, Some(CLUSTER)).unwrap().meta, meta);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -1,8 +1,12 @@
-//! The directory ids of the other voters, pinned on first contact and kept on disk.
+//! The directory ids of the other voters, pinned at format time or on first contact, and kept
+//! on disk.
 //!
-//! `controller.quorum.voters` names voters by id and address only (Kafka's static quorum), so a
-//! node learns each peer's directory id (KIP-853) from the first request or response that
-//! carries it, and pins it durably before acting on that message. From then on a peer that
+//! `controller.quorum.voters` names voters by id and address only (Kafka's static quorum). The
+//! directory ids (KIP-853) come from `keel format --initial-controllers`, which pins every
+//! other voter's before the node ever starts; a node formatted without it learns each peer's
+//! directory id from the first request or response that carries it, and pins it durably
+//! before acting on that message (which leaves a window: a voter that never heard from a
+//! disk before it was replaced would pin the replacement). From then on a peer that
 //! presents another directory id is a different disk under the same node id (a replaced or
 //! wiped disk that lost what it acknowledged), and the node treats it as a non-voter: it may
 //! fetch and catch up, but its votes are refused and its fetch offset does not count toward the
@@ -59,6 +63,22 @@ impl VoterDirectories {
         })
     }
 
+    /// Pins `directory` for voter `id` durably, replacing any earlier pin: at format time, and
+    /// when an operator re-admits a replaced disk that has caught up.
+    pub fn pin(&mut self, id: NodeId, directory: Uuid) -> Result<()> {
+        assert!(
+            directory != Uuid::ZERO,
+            "a zero directory id cannot be pinned"
+        );
+        self.pins.insert(id, directory);
+        fsio::write_atomically(&self.dir, VOTER_DIRECTORIES_FILE, &encode(&self.pins))
+    }
+
+    /// Every pin, by node id.
+    pub fn pins(&self) -> impl Iterator<Item = (NodeId, Uuid)> + '_ {
+        self.pins.iter().map(|(&id, &directory)| (id, directory))
+    }
+
     pub fn pinned(&self, id: NodeId) -> Option<Uuid> {
         self.pins.get(&id).copied()
     }
@@ -83,7 +103,7 @@ impl VoterDirectories {
 
 fn encode(pins: &BTreeMap<NodeId, Uuid>) -> Vec<u8> {
     let mut body =
-        String::from("# keel: directory ids of the other voters, pinned on first contact\n");
+        String::from("# keel: directory ids of the other voters (node id, directory id)\n");
     for (id, directory) in pins {
         body.push_str(&format!("{id} {directory}\n"));
     }
@@ -163,5 +183,21 @@ mod tests {
         let err = VoterDirectories::load(&dir).unwrap_err();
         assert!(err.to_string().contains(VOTER_DIRECTORIES_FILE), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_example_in_storage_format_md_decodes() {
+        let text = "# keel: directory ids of the other voters (node id, directory id)\n\
+                    1 pFD0dYoBTmO13BFhHp3EXA\n\
+                    3 3Db5QLSqSZieL3rJBUUegA\n\
+                    #crc32=e0b1ec6f\n";
+        let pins = decode(text.as_bytes()).unwrap();
+        assert_eq!(pins.len(), 2);
+        assert_eq!(pins[&3].to_string(), "3Db5QLSqSZieL3rJBUUegA");
+        assert_eq!(
+            encode(&pins),
+            text.as_bytes(),
+            "keel writes it the same way"
+        );
     }
 }

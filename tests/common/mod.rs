@@ -307,6 +307,8 @@ pub struct Cluster {
     pub name: String,
     pub root: PathBuf,
     pub cluster_id: String,
+    /// The directory id each node is first formatted with (`--initial-controllers`), by index.
+    pub initial_directory_ids: Vec<String>,
     pub settings: Settings,
     pub nodes: Vec<NodeFiles>,
     children: Vec<Option<Child>>,
@@ -321,9 +323,13 @@ impl Cluster {
         let root = temp_root(name);
         let _ = fs::remove_dir_all(&root);
         fs::create_dir_all(&root).expect("create the cluster root");
-        let cluster_id = keel::storage::meta_properties::random_uuid()
-            .expect("random uuid")
-            .to_string();
+        let random_id = || {
+            keel::storage::meta_properties::random_uuid()
+                .expect("random uuid")
+                .to_string()
+        };
+        let cluster_id = random_id();
+        let initial_directory_ids = (1..=n).map(|_| random_id()).collect();
         let nodes = (1..=n)
             .map(|id| NodeFiles {
                 id,
@@ -363,6 +369,7 @@ impl Cluster {
             name: name.to_owned(),
             root,
             cluster_id,
+            initial_directory_ids,
             settings,
             nodes,
             children: (0..n).map(|_| None).collect(),
@@ -465,24 +472,40 @@ impl Cluster {
         }
     }
 
-    /// `keel format` for node `id` with the cluster id.
+    /// `keel format` for node `id` as at the birth of the cluster: with the cluster id and
+    /// `--initial-controllers`, so every node pins every other node's first directory id.
     pub fn format(&self, id: u32) {
+        let initial: Vec<String> = self
+            .nodes
+            .iter()
+            .zip(&self.initial_directory_ids)
+            .map(|(n, directory)| format!("{}@127.0.0.1:{}:{directory}", n.id, n.port))
+            .collect();
+        self.run_format(id, &["--initial-controllers", &initial.join(",")]);
+    }
+
+    /// `keel format` for node `id` as for a replaced disk: `--no-initial-controllers`, so it
+    /// gets a new directory id that the other voters have never seen.
+    pub fn format_replacement(&self, id: u32) {
+        self.run_format(id, &["--no-initial-controllers"]);
+    }
+
+    fn run_format(&self, id: u32, extra: &[&str]) {
         let config = self
             .node(id)
             .config
             .to_str()
             .expect("utf-8 path")
             .to_owned();
-        let output = run_keel(
-            &[
-                "format",
-                "--config",
-                &config,
-                "--cluster-id",
-                &self.cluster_id,
-            ],
-            Duration::from_secs(20),
-        );
+        let mut args = vec![
+            "format",
+            "--config",
+            &config,
+            "--cluster-id",
+            &self.cluster_id,
+        ];
+        args.extend_from_slice(extra);
+        let output = run_keel(&args, Duration::from_secs(20));
         assert!(
             output.status.success(),
             "keel format of node {id} failed: {}",
