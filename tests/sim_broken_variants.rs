@@ -6,6 +6,8 @@
 //! The fault mix is narrowed per rule to the faults that can expose it (as a swarm run would
 //! by chance), so the search stays short enough for CI.
 
+#![cfg(feature = "sim")]
+
 use keel::raft::BugInjection;
 use keel::sim::{self, Faults, SimConfig};
 

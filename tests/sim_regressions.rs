@@ -4,6 +4,8 @@
 //! (and with it the exact interleaving) changes. Each bug also has a direct test of the fixed
 //! rule next to the core's other contract tests (tests/raft_contract.rs).
 
+#![cfg(feature = "sim")]
+
 use keel::raft::BugInjection;
 use keel::sim::{self, Faults, SimConfig};
 

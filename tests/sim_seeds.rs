@@ -5,6 +5,8 @@
 //! `cargo run --release --bin keel-sim -- --seed 0x...` replays any seed; `--minutes M` explores
 //! beyond this range.
 
+#![cfg(feature = "sim")]
+
 use std::collections::BTreeSet;
 
 use keel::sim::{self, Stats};

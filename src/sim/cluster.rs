@@ -16,14 +16,8 @@ use super::disk::{Disk, StoredBatch};
 use crate::raft::prng::Prng;
 use crate::raft::{
     Action, Boot, DirectoryId, Envelope, Fill, FlushId, LeaderBatchContent, Message, NodeId,
-    Payload, ProposeError, Raft, RaftConfig, ReplicaKey, RoleName, SnapshotId,
+    ProposeError, Raft, RaftConfig, ReplicaKey, RoleName, SnapshotId,
 };
-
-impl Payload for Vec<u8> {
-    fn byte_len(&self) -> u64 {
-        self.len() as u64
-    }
-}
 
 /// Control records carry this bit in their simulated value; client values never do.
 const CONTROL_BIT: u64 = 1 << 63;
