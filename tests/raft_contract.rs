@@ -616,3 +616,65 @@ fn a_response_addressed_to_an_earlier_run_of_the_node_matches_nothing() {
         "{actions:?}"
     );
 }
+
+#[test]
+fn a_fetch_response_that_does_not_continue_the_log_is_refused_not_fatal() {
+    let mut raft = Raft::new(three_voters(2), Boot::empty(), 1, 0);
+    let actions = raft.receive(
+        5,
+        1,
+        Message::BeginQuorumEpochRequest {
+            correlation: 1,
+            epoch: 1,
+            leader: 1,
+            voter: key(2),
+        },
+    );
+    let fetch_correlation = |actions: &[Action<Vec<u8>>]| {
+        sends(actions).iter().find_map(|m| match m {
+            Message::FetchRequest {
+                correlation,
+                fetch_offset: 0,
+                ..
+            } => Some(*correlation),
+            _ => None,
+        })
+    };
+    let mut correlation = fetch_correlation(&actions).expect("a follower fetches");
+    let mut now = 10;
+    let batch = |base, last, epoch| Batch {
+        base_offset: base,
+        last_offset: last,
+        epoch,
+        size_bytes: 8,
+        payload: vec![0u8; 8],
+    };
+    // Overlapping batches, and a batch from an epoch this node has never heard of.
+    for batches in [vec![batch(0, 3, 1), batch(2, 4, 1)], vec![batch(0, 0, 7)]] {
+        let actions = raft.receive(
+            now,
+            1,
+            Message::FetchResponse {
+                correlation,
+                error: None,
+                epoch: 1,
+                leader: Some(1),
+                high_watermark: 3,
+                log_start_offset: 0,
+                diverging: None,
+                snapshot: None,
+                batches,
+            },
+        );
+        assert!(
+            !actions
+                .iter()
+                .any(|a| matches!(a, Action::AppendFetched { .. } | Action::Commit { .. }))
+        );
+        assert_eq!(raft.status().log_end_offset, 0);
+        // It fetches again (after the retry backoff) from where it was.
+        now = raft.next_deadline_ms();
+        let again = raft.tick(now);
+        correlation = fetch_correlation(&again).expect("refetches from offset 0");
+    }
+}

@@ -2,6 +2,8 @@
 //! run in the simulator's scripted mode (fault-free network and disk, every checker still on
 //! after every event); claims about single messages drive one `Raft` directly.
 
+#![cfg(feature = "sim")]
+
 use keel::raft::{
     Action, Boot, DirectoryId, ElectionState, Message, NodeId, RaftConfig, RaftError, ReplicaKey,
     RoleName,

@@ -6,6 +6,8 @@
 //! The fault mix is narrowed per rule to the faults that can expose it (as a swarm run would
 //! by chance), so the search stays short enough for CI.
 
+#![cfg(feature = "sim")]
+
 use keel::raft::BugInjection;
 use keel::sim::{self, Faults, SimConfig};
 
@@ -58,12 +60,12 @@ fn crashes_only(c: &mut SimConfig) {
 
 #[test]
 fn skipping_the_up_to_date_vote_check_is_caught() {
-    assert_caught_and_correct_passes(BugInjection::SkipUpToDateVoteCheck, 200, crashes_only);
+    assert_caught_and_correct_passes(BugInjection::SkipUpToDateVoteCheck, 1_000, crashes_only);
 }
 
 #[test]
 fn fetching_before_flushing_is_caught() {
-    assert_caught_and_correct_passes(BugInjection::FetchBeforeFlush, 2_000, crashes_only);
+    assert_caught_and_correct_passes(BugInjection::FetchBeforeFlush, 5_000, crashes_only);
 }
 
 fn crashes_and_small_fetches(c: &mut SimConfig) {
@@ -80,7 +82,7 @@ fn crashes_and_small_fetches(c: &mut SimConfig) {
 fn committing_before_the_epoch_start_record_is_caught() {
     assert_caught_and_correct_passes(
         BugInjection::HighWatermarkBeforeEpochStart,
-        3_000,
+        10_000,
         crashes_and_small_fetches,
     );
 }

@@ -4,6 +4,8 @@
 //! (and with it the exact interleaving) changes. Each bug also has a direct test of the fixed
 //! rule next to the core's other contract tests (tests/raft_contract.rs).
 
+#![cfg(feature = "sim")]
+
 use keel::raft::BugInjection;
 use keel::sim::{self, Faults, SimConfig};
 
@@ -148,4 +150,19 @@ fn seed_0xa8ff913fc250c570_snapshot_download_starved() {
 #[test]
 fn seed_0xb87b16960347e416_a_stale_leader_elected_late_is_not_incomplete() {
     passes(SimConfig::from_seed(0xb87b_1696_0347_e416));
+}
+
+/// Harness bug, liveness: a client that gave up on requests after 10 s and proposed more let a
+/// lossy cluster that replicates one batch per fetch build a backlog of thousands of records,
+/// so no new proposal could commit within the budget. The client is now closed-loop.
+#[test]
+fn seed_0x63c59d87e0f38729_an_open_loop_client_built_an_endless_backlog() {
+    passes(SimConfig::from_seed(0x63c5_9d87_e0f3_8729));
+}
+
+/// Harness bug, liveness: proposals to a follower that then installed a snapshot were never
+/// resolved, so the closed-loop client waited for them forever.
+#[test]
+fn seed_0xce75423732a4c1b6_proposals_lost_with_a_replaced_log_blocked_the_client() {
+    passes(SimConfig::from_seed(0xce75_4237_32a4_c1b6));
 }

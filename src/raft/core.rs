@@ -27,6 +27,13 @@ pub trait Payload: Clone + Debug {
     fn byte_len(&self) -> u64;
 }
 
+/// Plain bytes (the simulator's payload, and the simplest one for a driver).
+impl Payload for Vec<u8> {
+    fn byte_len(&self) -> u64 {
+        self.len() as u64
+    }
+}
+
 /// What the driver recovered from disk at start.
 #[derive(Clone, Debug)]
 pub struct Boot {

@@ -18,6 +18,10 @@ use super::types::{BugInjection, NodeId, ReplicaKey};
 
 impl<P: Payload> Raft<P> {
     pub(super) fn handle_message(&mut self, from: NodeId, message: Message<P>) {
+        if from == self.local_id() {
+            // Nothing is ever sent to oneself; a driver that loops one back is ignored.
+            return;
+        }
         match message {
             Message::VoteRequest {
                 correlation,

@@ -46,6 +46,16 @@
 //!   the end of its own largest earlier epoch, not to X (X may fall inside one of its batches);
 //!   the next fetch narrows it down, as Kafka's replica fetcher does.
 //!
+//! # Assertions and peer input
+//!
+//! Assertions state the core's invariants and stay on. Malformed input from a peer or a
+//! decoder (a fetched batch that does not continue the log, a snapshot chunk at the wrong
+//! position, a success that names another leader, a request whose replica id is not its
+//! sender) is refused and retried, never asserted on. What is asserted about peers is only
+//! what a correct Raft makes impossible and what, if it happened, would mean safety is
+//! already lost: two leaders named for one epoch, a leader asking a follower to cut records it
+//! has committed. Stopping is the conservative answer there.
+//!
 //! # Modules
 //!
 //! - [`types`]: replica keys, offsets/epochs, snapshot ids, batches, config.

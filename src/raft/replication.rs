@@ -18,7 +18,7 @@ use super::core::{Payload, Raft, Target};
 use super::log::Validation;
 use super::message::{Envelope, Fill, Message, RaftError};
 use super::role::{ParkedFetch, ReplicaProgress, Role};
-use super::types::{BugInjection, LeaderBatchContent, LeaderChange, NodeId, ReplicaKey};
+use super::types::{Batch, BugInjection, LeaderBatchContent, LeaderChange, NodeId, ReplicaKey};
 use crate::constants;
 
 /// Backoff before refetching after an error answer (Kafka `controller.quorum.retry.backoff.ms`).
@@ -268,7 +268,7 @@ impl<P: Payload> Raft<P> {
         max_bytes: u32,
     ) {
         let me = self.local_id();
-        if replica.id != from || from == me {
+        if replica.id != from {
             let m = self.fetch_response(correlation, Some(RaftError::InvalidVoterKey), None);
             return self.send(from, m);
         }
@@ -536,11 +536,13 @@ impl<P: Payload> Raft<P> {
             }
             return;
         }
-        assert_eq!(
-            leader,
-            Some(from),
-            "a successful fetch comes from the leader"
-        );
+        if leader != Some(from) {
+            // Malformed (a success names another leader): trust nothing in it.
+            if let Role::Follower(f) = &mut self.role {
+                f.next_fetch_ms = now + RETRY_BACKOFF_MS;
+            }
+            return;
+        }
         let fetch_timeout = self.config.fetch_timeout_ms;
         if let Role::Follower(f) = &mut self.role {
             f.last_leader_contact_ms = Some(now);
@@ -562,13 +564,16 @@ impl<P: Payload> Raft<P> {
             }
             return self.send_fetch();
         }
-        if let Some(first) = batches.first() {
-            if first.base_offset != self.log.end_offset() {
-                // Cannot happen with one fetch in flight; refetch rather than trust it.
-                return self.send_fetch();
+        if !batches.is_empty() {
+            if !self.batches_extend_log(&batches) {
+                // Not a continuation of this log (cannot happen with one fetch in flight and a
+                // correct leader and driver): refetch rather than trust it.
+                if let Role::Follower(f) = &mut self.role {
+                    f.next_fetch_ms = now + RETRY_BACKOFF_MS;
+                }
+                return;
             }
             for b in &batches {
-                assert!(b.epoch <= self.epoch, "a batch from a future epoch");
                 self.log.append(b.base_offset, b.last_offset, b.epoch);
             }
             self.actions.push(Action::AppendFetched { batches });
@@ -577,5 +582,24 @@ impl<P: Payload> Raft<P> {
         let hw = high_watermark.min(self.log.end_offset());
         self.set_high_watermark(hw);
         self.send_fetch();
+    }
+
+    /// Do `batches` continue this log exactly: contiguous from its end, epochs never going
+    /// back and never past the current epoch? Checked before anything is appended, so a
+    /// malformed response (peer or decoder bug) is refused instead of tripping an assertion.
+    fn batches_extend_log(&self, batches: &[Batch<P>]) -> bool {
+        let mut next = self.log.end_offset();
+        let mut epoch = self.log.last_epoch();
+        for b in batches {
+            if b.base_offset != next || b.last_offset < b.base_offset || b.epoch < epoch {
+                return false;
+            }
+            if b.epoch > self.epoch {
+                return false;
+            }
+            next = b.last_offset + 1;
+            epoch = b.epoch;
+        }
+        true
     }
 }

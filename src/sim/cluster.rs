@@ -16,14 +16,8 @@ use super::disk::{Disk, StoredBatch};
 use crate::raft::prng::Prng;
 use crate::raft::{
     Action, Boot, DirectoryId, Envelope, Fill, FlushId, LeaderBatchContent, Message, NodeId,
-    Payload, ProposeError, Raft, RaftConfig, ReplicaKey, RoleName, SnapshotId,
+    ProposeError, Raft, RaftConfig, ReplicaKey, RoleName, SnapshotId,
 };
-
-impl Payload for Vec<u8> {
-    fn byte_len(&self) -> u64 {
-        self.len() as u64
-    }
-}
 
 /// Control records carry this bit in their simulated value; client values never do.
 const CONTROL_BIT: u64 = 1 << 63;
@@ -32,8 +26,6 @@ const FAULT_TICK_MS: u64 = 100;
 const MAX_TICKS_PER_INSTANT: u32 = 1_000;
 /// Proposals the client keeps outstanding at most.
 const CLIENT_MAX_IN_FLIGHT: usize = 64;
-/// The client stops waiting for an acknowledgment after this long.
-const CLIENT_TIMEOUT_MS: u64 = 10_000;
 /// Trace lines printed with a failure.
 pub const TRACE_LINES: usize = 60;
 
@@ -359,10 +351,25 @@ impl Simulation {
                 return Ok(self.stats.clone());
             }
             if self.now_ms > deadline {
+                let pending: Vec<String> = self
+                    .pending
+                    .iter()
+                    .take(4)
+                    .map(|p| {
+                        format!(
+                            "node {} at {}..={} e{}",
+                            self.nodes[p.node].key.id,
+                            p.base,
+                            p.last(),
+                            p.epoch
+                        )
+                    })
+                    .collect();
                 self.fail(format!(
-                    "liveness: no new proposal acknowledged within {} ms after healing (leaders: {})",
+                    "liveness: no new proposal acknowledged within {} ms after healing (roles: {}; {} proposals outstanding: {pending:?})",
                     self.config.liveness_budget_ms,
-                    self.describe_roles()
+                    self.describe_roles(),
+                    self.pending.len(),
                 ));
                 return Err(self.violation.clone().expect("just set"));
             }
@@ -986,6 +993,8 @@ impl Simulation {
         assert_eq!(id, snapshot);
         let machine = Machine::decode(&bytes);
         node.disk.install_snapshot(id, bytes);
+        // The log its proposals sat in is gone: their outcome is unknown to this node.
+        self.pending.retain(|p| p.node != i);
         self.stats.snapshots_installed += 1;
         let nid = node.key.id;
         self.note(|| format!("node {nid} installs snapshot {snapshot:?}"));
@@ -1165,13 +1174,12 @@ impl Simulation {
     // ---- the client ----
 
     fn client_propose(&mut self) {
-        // A client gives up on a request after a while (its outcome stays unknown).
-        let now = self.now_ms;
-        self.pending
-            .retain(|p| now < p.proposed_ms + CLIENT_TIMEOUT_MS);
         if self.pending.len() >= CLIENT_MAX_IN_FLIGHT {
-            // A real client bounds its outstanding requests; without this a slow (lossy,
-            // small-fetch) cluster builds a backlog that, not any fault, decides liveness.
+            // A closed-loop client: it bounds its outstanding requests and waits for each to
+            // resolve (acknowledged, or known lost: cut from its node's log, or its node
+            // crashed). Without the bound, or with a client that gives up and proposes more, a
+            // slow (lossy, one-batch-per-fetch) cluster builds a backlog that, not any fault,
+            // decides whether a new proposal commits in the liveness budget.
             return;
         }
         let voters = self.config.voters as u64;
