@@ -147,12 +147,8 @@ pub const RAFT_RETRY_BACKOFF_MS: u64 = 20;
 /// always fits in one response and a follower can never be stuck behind an oversized batch.
 pub const RAFT_MAX_FETCH_BYTES: u32 = 8 * 1024 * 1024;
 
-/// Largest batch `propose` accepts, see [`RAFT_MAX_FETCH_BYTES`].
-pub const RAFT_MAX_BATCH_BYTES: u32 = 8 * 1024 * 1024;
-
-/// Largest number of records in one proposed batch (Kafka's quorum controller caps a batch and
-/// a user operation at 10 000 records, `QuorumController.MAX_RECORDS_PER_BATCH`).
-pub const RAFT_MAX_RECORDS_PER_BATCH: u32 = 10_000;
+// `propose` accepts at most [`BATCH_BYTES_MAX`] bytes and [`BATCH_RECORDS_MAX`] records: a
+// batch the Raft core accepts is always one the log accepts.
 
 /// Upper bound of the randomized backoff after a lost election (Kafka
 /// `controller.quorum.election.backoff.max.ms`).
@@ -169,7 +165,7 @@ pub const RAFT_SNAPSHOT_CHUNK_BYTES: u32 = RAFT_MAX_FETCH_BYTES;
 /// answers Backpressure: the uncommitted tail (which the driver must hold in memory or in the
 /// page cache until it is replicated) can never grow without bound while a follower is slow.
 /// Ten full controller operations.
-pub const RAFT_MAX_UNCOMMITTED_RECORDS: u64 = 10 * RAFT_MAX_RECORDS_PER_BATCH as u64;
+pub const RAFT_MAX_UNCOMMITTED_RECORDS: u64 = 10 * BATCH_RECORDS_MAX as u64;
 
 /// Voters in one quorum. KRaft recommends 3 or 5; 9 leaves room and bounds every per-voter
 /// table in the core.
@@ -194,9 +190,9 @@ const _: () = assert!(RAFT_CHECK_QUORUM_TIMEOUT_MS * 2 == RAFT_FETCH_TIMEOUT_MS 
 const _: () = assert!(RAFT_CHECK_QUORUM_TIMEOUT_MS > RAFT_FETCH_TIMEOUT_MS);
 const _: () = assert!(RAFT_BEGIN_QUORUM_EPOCH_RESEND_MS < RAFT_FETCH_TIMEOUT_MS);
 const _: () = assert!(RAFT_FETCH_MAX_WAIT_MS < RAFT_FETCH_TIMEOUT_MS);
-const _: () = assert!(RAFT_MAX_BATCH_BYTES <= RAFT_MAX_FETCH_BYTES);
+const _: () = assert!(BATCH_BYTES_MAX <= RAFT_MAX_FETCH_BYTES);
 const _: () = assert!(RAFT_APPEND_LINGER_MS < RAFT_FETCH_MAX_WAIT_MS);
-const _: () = assert!(RAFT_MAX_UNCOMMITTED_RECORDS >= RAFT_MAX_RECORDS_PER_BATCH as u64);
+const _: () = assert!(RAFT_MAX_UNCOMMITTED_RECORDS >= BATCH_RECORDS_MAX as u64);
 const _: () = assert!(RAFT_MAX_VOTERS % 2 == 1);
 const _: () = assert!(RAFT_RETRY_BACKOFF_MS < RAFT_FETCH_MAX_WAIT_MS);
 const _: () =
@@ -292,9 +288,3 @@ pub const DEV_LEADER_WAIT_MS: u64 = 30_000;
 pub const DEV_STOP_WAIT_MS: u64 = 10_000;
 
 const _: () = assert!(DEV_STOP_WAIT_MS > SHUTDOWN_GRACE_MS);
-
-// ---- Cross-module relations ----
-
-// A batch the Raft core accepts must be one the log accepts, and vice versa.
-const _: () = assert!(RAFT_MAX_BATCH_BYTES == BATCH_BYTES_MAX);
-const _: () = assert!(RAFT_MAX_RECORDS_PER_BATCH == BATCH_RECORDS_MAX);

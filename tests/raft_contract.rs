@@ -307,13 +307,8 @@ fn proposals_past_the_uncommitted_bound_get_backpressure() {
     assert_eq!(result, ProposeError::Backpressure);
     assert!(accepted >= keel::constants::RAFT_MAX_UNCOMMITTED_RECORDS - 10_000);
     assert_eq!(
-        raft.propose(
-            now + 1,
-            1,
-            keel::constants::RAFT_MAX_BATCH_BYTES + 1,
-            vec![0]
-        )
-        .unwrap_err(),
+        raft.propose(now + 1, 1, keel::constants::BATCH_BYTES_MAX + 1, vec![0])
+            .unwrap_err(),
         ProposeError::TooLarge
     );
     let mut follower = Raft::new(three_voters(2), Boot::empty(), 1, 0);

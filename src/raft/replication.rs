@@ -36,8 +36,8 @@ impl<P: Payload> Raft<P> {
             return Err(ProposeError::NotLeader { leader_hint: hint });
         }
         if record_count == 0
-            || record_count > constants::RAFT_MAX_RECORDS_PER_BATCH
-            || size_bytes > constants::RAFT_MAX_BATCH_BYTES
+            || record_count > constants::BATCH_RECORDS_MAX
+            || size_bytes > constants::BATCH_BYTES_MAX
         {
             return Err(ProposeError::TooLarge);
         }

@@ -161,7 +161,7 @@ impl RaftConfig {
             "a lost fetch is retried at least twice before the follower gives up on its leader"
         );
         assert!(self.max_fetch_bytes > 0 && self.snapshot_chunk_bytes > 0);
-        assert!(self.max_uncommitted_records >= constants::RAFT_MAX_RECORDS_PER_BATCH as u64);
+        assert!(self.max_uncommitted_records >= constants::BATCH_RECORDS_MAX as u64);
     }
 
     pub fn is_voter(&self, key: &ReplicaKey) -> bool {
