@@ -402,6 +402,18 @@ impl Node {
         let correlation_id = request.correlation_id();
         let version = request.version();
         let api_key = request.api_key();
+        if !SERVED_APIS.contains(&api_key) {
+            // The codec knows the API but this node does not serve it (it is not advertised in
+            // ApiVersions). Kafka treats a request for an API its listener does not enable as
+            // invalid and closes the connection; so does keel.
+            return Ok(RequestOutcome::Close {
+                reason: format!(
+                    "{} (api key {}) is not served by this node (correlation id {correlation_id})",
+                    api_key.name(),
+                    api_key as i16
+                ),
+            });
+        }
         let response = match &request.body {
             RequestBody::ApiVersions(body) => ResponseBody::ApiVersions(api_versions(body)),
             RequestBody::DescribeQuorum(body) => {
@@ -1230,6 +1242,22 @@ fn parse_batches(bytes: Vec<u8>, batch_bytes_max: u32) -> Result<Vec<Batch<Data>
     Ok(batches)
 }
 
+/// The APIs a node serves today, each at every version the codec supports, listed by api key
+/// (the order of the ApiVersions answer). The codec may know more APIs than a node serves (the
+/// metadata layer's client, admin and broker-to-controller APIs enter the codec ahead of the code
+/// that serves them): a node neither advertises nor answers those, and a request for one closes
+/// the connection, as Kafka does for an API its listener does not enable.
+pub const SERVED_APIS: &[ApiKey] = &[
+    ApiKey::Fetch,
+    ApiKey::ApiVersions,
+    ApiKey::Vote,
+    ApiKey::BeginQuorumEpoch,
+    ApiKey::EndQuorumEpoch,
+    ApiKey::DescribeQuorum,
+    ApiKey::FetchSnapshot,
+    ApiKey::DescribeCluster,
+];
+
 /// Every API this node serves and the versions it supports.
 fn api_versions(request: &ApiVersionsRequest) -> ApiVersionsResponse {
     let valid = |s: &str| {
@@ -1247,7 +1275,7 @@ fn api_versions(request: &ApiVersionsRequest) -> ApiVersionsResponse {
     }
     ApiVersionsResponse {
         error_code: ErrorCode::None.code(),
-        api_keys: ApiKey::ALL
+        api_keys: SERVED_APIS
             .iter()
             .map(|api| api_versions_response::ApiVersion {
                 api_key: *api as i16,
@@ -1285,8 +1313,39 @@ fn timed_out_response(api_key: ApiKey) -> ResponseBody {
             error_code: code,
             ..Default::default()
         }),
-        ApiKey::ApiVersions | ApiKey::DescribeQuorum | ApiKey::DescribeCluster => {
-            unreachable!("answered at once, never routed")
+        // ApiVersions, DescribeQuorum and DescribeCluster are answered at once; APIs the node
+        // does not serve close the connection. Neither is ever routed to the core.
+        _ => unreachable!("{api_key:?} is never routed to the core"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_versions_advertises_exactly_the_served_apis_in_key_order() {
+        let response = api_versions(&ApiVersionsRequest::default());
+        assert_eq!(response.error_code, 0);
+        let listed: Vec<(i16, i16, i16)> = response
+            .api_keys
+            .iter()
+            .map(|k| (k.api_key, k.min_version, k.max_version))
+            .collect();
+        let served: Vec<(i16, i16, i16)> = SERVED_APIS
+            .iter()
+            .map(|api| (*api as i16, *api.versions().start(), *api.versions().end()))
+            .collect();
+        assert_eq!(listed, served);
+        let keys: Vec<i16> = listed.iter().map(|k| k.0).collect();
+        assert_eq!(keys, vec![1, 18, 52, 53, 54, 55, 59, 60]);
+        // APIs the codec knows but the node does not serve are not advertised.
+        for api in ApiKey::ALL.iter().filter(|api| !SERVED_APIS.contains(api)) {
+            assert!(
+                !keys.contains(&(*api as i16)),
+                "{} is advertised but not served",
+                api.name()
+            );
         }
     }
 }
