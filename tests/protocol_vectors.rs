@@ -1464,3 +1464,156 @@ fn incremental_alter_configs_vectors_match_kafkas_own_schema() {
         })
     );
 }
+
+#[test]
+fn broker_registration_and_heartbeat_vectors_are_the_messages_given() {
+    use broker_registration_request::{Feature, Listener};
+    let listener = |name: &str, host: &str, port, security_protocol| Listener {
+        name: name.into(),
+        host: host.into(),
+        port,
+        security_protocol,
+        ..Default::default()
+    };
+    let feature = |name: &str, min_supported_version, max_supported_version| Feature {
+        name: name.into(),
+        min_supported_version,
+        max_supported_version,
+        ..Default::default()
+    };
+    let (correlation_id, client_id, body) = request_of("broker-registration-v4-request");
+    assert_eq!(
+        (correlation_id, client_id.as_deref()),
+        (40, Some("broker-4"))
+    );
+    assert_eq!(
+        body,
+        RequestBody::BrokerRegistration(BrokerRegistrationRequest {
+            broker_id: 4,
+            cluster_id: CLUSTER.into(),
+            incarnation_id: uuid("7c6b5a49-3827-4615-a4b3-c2d1e0f9a8b7"),
+            listeners: vec![
+                listener("PLAINTEXT", "10.0.0.4", 9092, 0),
+                listener("SSL", "broker-4.example", 9443, 1),
+            ],
+            features: vec![
+                feature("metadata.version", 7, 26),
+                feature("kraft.version", 0, 1),
+            ],
+            rack: Some("rack-b".into()),
+            is_migrating_zk_broker: false,
+            log_dirs: vec![dir_1(), dir_2()],
+            previous_broker_epoch: 4321,
+            ..Default::default()
+        })
+    );
+    let (_, body) = response_of("broker-registration-v4-response");
+    assert_eq!(
+        body,
+        ResponseBody::BrokerRegistration(BrokerRegistrationResponse {
+            throttle_time_ms: 0,
+            error_code: 0,
+            broker_epoch: 5678,
+            ..Default::default()
+        })
+    );
+
+    let (_, _, body) = request_of("broker-heartbeat-v1-request");
+    assert_eq!(
+        body,
+        RequestBody::BrokerHeartbeat(BrokerHeartbeatRequest {
+            broker_id: 4,
+            broker_epoch: 5678,
+            current_metadata_offset: 91011,
+            want_fence: false,
+            want_shut_down: true,
+            offline_log_dirs: vec![dir_2()],
+            ..Default::default()
+        })
+    );
+    let (_, body) = response_of("broker-heartbeat-v1-response");
+    assert_eq!(
+        body,
+        ResponseBody::BrokerHeartbeat(BrokerHeartbeatResponse {
+            throttle_time_ms: 0,
+            error_code: 0,
+            is_caught_up: true,
+            is_fenced: false,
+            should_shut_down: true,
+            ..Default::default()
+        })
+    );
+}
+
+#[test]
+fn unregister_broker_and_alter_partition_vectors_are_the_messages_given() {
+    let (_, _, body) = request_of("unregister-broker-v0-request");
+    assert_eq!(
+        body,
+        RequestBody::UnregisterBroker(UnregisterBrokerRequest {
+            broker_id: 7,
+            ..Default::default()
+        })
+    );
+    let (_, body) = response_of("unregister-broker-v0-response");
+    assert_eq!(
+        body,
+        ResponseBody::UnregisterBroker(UnregisterBrokerResponse {
+            throttle_time_ms: 0,
+            error_code: 102,
+            error_message: Some("Broker ID 7 is not currently registered".into()),
+            ..Default::default()
+        })
+    );
+
+    use alter_partition_request::{BrokerState, PartitionData, TopicData};
+    let member = |broker_id, broker_epoch| BrokerState {
+        broker_id,
+        broker_epoch,
+        ..Default::default()
+    };
+    let (_, _, body) = request_of("alter-partition-v3-request");
+    assert_eq!(
+        body,
+        RequestBody::AlterPartition(AlterPartitionRequest {
+            broker_id: 4,
+            broker_epoch: 5678,
+            topics: vec![TopicData {
+                topic_id: payments_id(),
+                partitions: vec![PartitionData {
+                    partition_index: 2,
+                    leader_epoch: 11,
+                    new_isr_with_epochs: vec![member(4, 5678), member(5, 6789)],
+                    leader_recovery_state: 0,
+                    partition_epoch: 23,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        })
+    );
+    let (_, body) = response_of("alter-partition-v3-response");
+    assert_eq!(
+        body,
+        ResponseBody::AlterPartition(AlterPartitionResponse {
+            throttle_time_ms: 0,
+            error_code: 0,
+            topics: vec![alter_partition_response::TopicData {
+                topic_id: payments_id(),
+                partitions: vec![alter_partition_response::PartitionData {
+                    partition_index: 2,
+                    error_code: 0,
+                    leader_id: 4,
+                    leader_epoch: 11,
+                    isr: vec![4, 5],
+                    leader_recovery_state: 0,
+                    partition_epoch: 24,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        })
+    );
+}

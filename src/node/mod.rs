@@ -1373,6 +1373,10 @@ mod tests {
             RequestBody::AlterConfigs(AlterConfigsRequest::default()),
             RequestBody::CreatePartitions(CreatePartitionsRequest::default()),
             RequestBody::IncrementalAlterConfigs(IncrementalAlterConfigsRequest::default()),
+            RequestBody::AlterPartition(AlterPartitionRequest::default()),
+            RequestBody::BrokerRegistration(BrokerRegistrationRequest::default()),
+            RequestBody::BrokerHeartbeat(BrokerHeartbeatRequest::default()),
+            RequestBody::UnregisterBroker(UnregisterBrokerRequest::default()),
         ]
     }
 

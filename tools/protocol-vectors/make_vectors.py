@@ -7,8 +7,9 @@ makes it an encoder independent of keel's (different language, different code ge
   CreatePartitions, DescribeConfigs, AlterConfigs and IncrementalAlterConfigs it uses the copies
   of Kafka 4.x's own JSON that ship inside kafka-python, so both the encoder and the schema are
   independent of keel;
-- for Vote, BeginQuorumEpoch, EndQuorumEpoch and FetchSnapshot (which kafka-python does not
-  ship) it reads keel's schemas from protocol-spec/schemas/, so the encoder is independent but the schema
+- for Vote, BeginQuorumEpoch, EndQuorumEpoch, FetchSnapshot, BrokerRegistration,
+  BrokerHeartbeat, UnregisterBroker and AlterPartition (which kafka-python does not ship) it
+  reads keel's schemas from protocol-spec/schemas/, so the encoder is independent but the schema
   is keel's (those schemas were checked field by field against Kafka's generated message
   classes; see protocol-spec/README.md).
 
@@ -66,6 +67,14 @@ class EndQuorumEpochRequest(ApiMessage, load_json=keelschemas): pass
 class EndQuorumEpochResponse(ApiMessage, load_json=keelschemas): pass
 class FetchSnapshotRequest(ApiMessage, load_json=keelschemas): pass
 class FetchSnapshotResponse(ApiMessage, load_json=keelschemas): pass
+class BrokerRegistrationRequest(ApiMessage, load_json=keelschemas): pass
+class BrokerRegistrationResponse(ApiMessage, load_json=keelschemas): pass
+class BrokerHeartbeatRequest(ApiMessage, load_json=keelschemas): pass
+class BrokerHeartbeatResponse(ApiMessage, load_json=keelschemas): pass
+class UnregisterBrokerRequest(ApiMessage, load_json=keelschemas): pass
+class UnregisterBrokerResponse(ApiMessage, load_json=keelschemas): pass
+class AlterPartitionRequest(ApiMessage, load_json=keelschemas): pass
+class AlterPartitionResponse(ApiMessage, load_json=keelschemas): pass
 
 
 def build(cls, values, version=None):
@@ -412,3 +421,53 @@ write("incremental-alter-configs-v1-response", IncrementalAlterConfigsResponse, 
     "throttle_time_ms": 0, "responses": [
         {"error_code": 0, "error_message": None, "resource_type": 2, "resource_name": "payments"}],
 }, KAFKA_SCHEMA, 39)
+
+# --- Broker-to-controller RPCs (keel's schemas), at their newest versions.
+
+INCARNATION = uuid.UUID("7c6b5a49-3827-4615-a4b3-c2d1e0f9a8b7")
+
+write("broker-registration-v4-request", BrokerRegistrationRequest, 4, {
+    "broker_id": 4, "cluster_id": CLUSTER, "incarnation_id": INCARNATION,
+    "listeners": [{"name": "PLAINTEXT", "host": "10.0.0.4", "port": 9092, "security_protocol": 0},
+                  {"name": "SSL", "host": "broker-4.example", "port": 9443, "security_protocol": 1}],
+    "features": [{"name": "metadata.version", "min_supported_version": 7, "max_supported_version": 26},
+                 {"name": "kraft.version", "min_supported_version": 0, "max_supported_version": 1}],
+    "rack": "rack-b", "is_migrating_zk_broker": False, "log_dirs": [DIR_1, DIR_2],
+    "previous_broker_epoch": 4321,
+}, "broker 4 re-registering after a clean shutdown; " + KEEL_SCHEMA, 40, client_id="broker-4")
+
+write("broker-registration-v4-response", BrokerRegistrationResponse, 4, {
+    "throttle_time_ms": 0, "error_code": 0, "broker_epoch": 5678,
+}, KEEL_SCHEMA, 40)
+
+write("broker-heartbeat-v1-request", BrokerHeartbeatRequest, 1, {
+    "broker_id": 4, "broker_epoch": 5678, "current_metadata_offset": 91011,
+    "want_fence": False, "want_shut_down": True, "offline_log_dirs": [DIR_2],
+}, "a broker shutting down with one failed log directory (tagged OfflineLogDirs); " + KEEL_SCHEMA,
+   41, client_id="broker-4")
+
+write("broker-heartbeat-v1-response", BrokerHeartbeatResponse, 1, {
+    "throttle_time_ms": 0, "error_code": 0, "is_caught_up": True, "is_fenced": False,
+    "should_shut_down": True,
+}, KEEL_SCHEMA, 41)
+
+write("unregister-broker-v0-request", UnregisterBrokerRequest, 0, {
+    "broker_id": 7,
+}, KEEL_SCHEMA, 42, client_id="adminclient-1")
+
+write("unregister-broker-v0-response", UnregisterBrokerResponse, 0, {
+    "throttle_time_ms": 0, "error_code": 102, "error_message": "Broker ID 7 is not currently registered",
+}, KEEL_SCHEMA, 42)
+
+write("alter-partition-v3-request", AlterPartitionRequest, 3, {
+    "broker_id": 4, "broker_epoch": 5678, "topics": [{"topic_id": PAYMENTS_ID, "partitions": [{
+        "partition_index": 2, "leader_epoch": 11,
+        "new_isr_with_epochs": [{"broker_id": 4, "broker_epoch": 5678}, {"broker_id": 5, "broker_epoch": 6789}],
+        "leader_recovery_state": 0, "partition_epoch": 23}]}],
+}, "the leader of payments-2 shrinks the ISR to brokers 4 and 5; " + KEEL_SCHEMA, 43, client_id="broker-4")
+
+write("alter-partition-v3-response", AlterPartitionResponse, 3, {
+    "throttle_time_ms": 0, "error_code": 0, "topics": [{"topic_id": PAYMENTS_ID, "partitions": [{
+        "partition_index": 2, "error_code": 0, "leader_id": 4, "leader_epoch": 11, "isr": [4, 5],
+        "leader_recovery_state": 0, "partition_epoch": 24}]}],
+}, KEEL_SCHEMA, 43)
