@@ -150,11 +150,9 @@ pub fn request_to_raft(wire: &Wire, body: &RequestBody, correlation: u64) -> Inb
         }
         RequestBody::Fetch(request) => fetch_request(wire, request, correlation),
         RequestBody::FetchSnapshot(request) => fetch_snapshot_request(wire, request, correlation),
-        RequestBody::ApiVersions(_)
-        | RequestBody::DescribeQuorum(_)
-        | RequestBody::DescribeCluster(_) => {
-            panic!("{:?} is answered by the node, not the core", body.api_key())
-        }
+        // ApiVersions, DescribeQuorum and DescribeCluster are answered by the node, and the APIs
+        // the node does not serve never get this far (see `SERVED_APIS`).
+        _ => panic!("{:?} is not a request for the core", body.api_key()),
     }
 }
 
@@ -1111,9 +1109,7 @@ pub fn response_to_raft(
                 chunk: (error.is_none()).then_some(Data::Chunk(p.unaligned_records)),
             })
         }
-        ResponseBody::ApiVersions(_)
-        | ResponseBody::DescribeQuorum(_)
-        | ResponseBody::DescribeCluster(_) => Err("not a quorum response".to_string()),
+        _ => Err("not a quorum response".to_string()),
     }
 }
 

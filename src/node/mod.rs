@@ -406,6 +406,18 @@ impl Node {
         let correlation_id = request.correlation_id();
         let version = request.version();
         let api_key = request.api_key();
+        if !SERVED_APIS.contains(&api_key) {
+            // The codec knows the API but this node does not serve it (it is not advertised in
+            // ApiVersions). Kafka treats a request for an API its listener does not enable as
+            // invalid and closes the connection; so does keel.
+            return Ok(RequestOutcome::Close {
+                reason: format!(
+                    "{} (api key {}) is not served by this node (correlation id {correlation_id})",
+                    api_key.name(),
+                    api_key as i16
+                ),
+            });
+        }
         let response = match &request.body {
             RequestBody::ApiVersions(body) => ResponseBody::ApiVersions(api_versions(body)),
             RequestBody::DescribeQuorum(body) => {
@@ -1236,6 +1248,22 @@ fn parse_batches(bytes: Vec<u8>, batch_bytes_max: u32) -> Result<Vec<Batch<Data>
     Ok(batches)
 }
 
+/// The APIs a node serves today, each at every version the codec supports, listed by api key
+/// (the order of the ApiVersions answer). The codec may know more APIs than a node serves (the
+/// metadata layer's client, admin and broker-to-controller APIs enter the codec ahead of the code
+/// that serves them): a node neither advertises nor answers those, and a request for one closes
+/// the connection, as Kafka does for an API its listener does not enable.
+pub const SERVED_APIS: &[ApiKey] = &[
+    ApiKey::Fetch,
+    ApiKey::ApiVersions,
+    ApiKey::Vote,
+    ApiKey::BeginQuorumEpoch,
+    ApiKey::EndQuorumEpoch,
+    ApiKey::DescribeQuorum,
+    ApiKey::FetchSnapshot,
+    ApiKey::DescribeCluster,
+];
+
 /// Every API this node serves and the versions it supports.
 fn api_versions(request: &ApiVersionsRequest) -> ApiVersionsResponse {
     let valid = |s: &str| {
@@ -1253,7 +1281,7 @@ fn api_versions(request: &ApiVersionsRequest) -> ApiVersionsResponse {
     }
     ApiVersionsResponse {
         error_code: ErrorCode::None.code(),
-        api_keys: ApiKey::ALL
+        api_keys: SERVED_APIS
             .iter()
             .map(|api| api_versions_response::ApiVersion {
                 api_key: *api as i16,
@@ -1291,8 +1319,169 @@ fn timed_out_response(api_key: ApiKey) -> ResponseBody {
             error_code: code,
             ..Default::default()
         }),
-        ApiKey::ApiVersions | ApiKey::DescribeQuorum | ApiKey::DescribeCluster => {
-            unreachable!("answered at once, never routed")
+        // ApiVersions, DescribeQuorum and DescribeCluster are answered at once; APIs the node
+        // does not serve close the connection. Neither is ever routed to the core.
+        _ => unreachable!("{api_key:?} is never routed to the core"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::FrameDecoder;
+    use crate::protocol::envelope::{decode_response, encode_request_body};
+    use crate::protocol::messages::*;
+
+    const CLUSTER: &str = "MkU3OEVBNTcwNTJENDM2Qg";
+
+    /// A single-voter node on a freshly formatted directory under the system temp dir.
+    fn test_node(name: &str) -> (Node, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("keel-node-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let config = Config::parse(&format!(
+            "process.roles=controller\nnode.id=1\n\
+             controller.quorum.voters=1@127.0.0.1:19093\n\
+             listeners=CONTROLLER://127.0.0.1:19093\ncontroller.listener.names=CONTROLLER\n\
+             metadata.log.dir={}\n",
+            dir.display()
+        ))
+        .unwrap();
+        datadir::format(&dir, CLUSTER, 1, false).unwrap();
+        let data_dir = DataDir::open(&dir, 1, Some(CLUSTER)).unwrap();
+        let clock = Clock {
+            monotonic_ms: 0,
+            wall_ms: 1_763_700_000_000,
+        };
+        let node = Node::start(
+            &config,
+            data_dir,
+            NodeSettings::from_config(&config, 7),
+            clock,
+        )
+        .unwrap();
+        (node, dir)
+    }
+
+    fn frame_of(request: &RequestBody, version: i16, correlation_id: i32) -> Vec<u8> {
+        let mut framed = Vec::new();
+        encode_request_body(&mut framed, correlation_id, Some("test"), version, request).unwrap();
+        framed[4..].to_vec()
+    }
+
+    /// A request with every field at its default, for each API the codec knows and the node
+    /// does not serve.
+    fn unserved_requests() -> Vec<RequestBody> {
+        vec![
+            RequestBody::Metadata(MetadataRequest::default()),
+            RequestBody::CreateTopics(CreateTopicsRequest::default()),
+            RequestBody::DeleteTopics(DeleteTopicsRequest::default()),
+            RequestBody::DescribeConfigs(DescribeConfigsRequest::default()),
+            RequestBody::AlterConfigs(AlterConfigsRequest::default()),
+            RequestBody::CreatePartitions(CreatePartitionsRequest::default()),
+            RequestBody::IncrementalAlterConfigs(IncrementalAlterConfigsRequest::default()),
+            RequestBody::AlterPartition(AlterPartitionRequest::default()),
+            RequestBody::BrokerRegistration(BrokerRegistrationRequest::default()),
+            RequestBody::BrokerHeartbeat(BrokerHeartbeatRequest::default()),
+            RequestBody::UnregisterBroker(UnregisterBrokerRequest::default()),
+        ]
+    }
+
+    #[test]
+    fn api_versions_advertises_exactly_the_served_apis_in_key_order() {
+        let response = api_versions(&ApiVersionsRequest::default());
+        assert_eq!(response.error_code, 0);
+        let listed: Vec<(i16, i16, i16)> = response
+            .api_keys
+            .iter()
+            .map(|k| (k.api_key, k.min_version, k.max_version))
+            .collect();
+        let served: Vec<(i16, i16, i16)> = SERVED_APIS
+            .iter()
+            .map(|api| (*api as i16, *api.versions().start(), *api.versions().end()))
+            .collect();
+        assert_eq!(listed, served);
+        let keys: Vec<i16> = listed.iter().map(|k| k.0).collect();
+        assert_eq!(keys, vec![1, 18, 52, 53, 54, 55, 59, 60]);
+        // The codec knows more APIs than the node serves; none of those is advertised.
+        let unserved: Vec<ApiKey> = ApiKey::ALL
+            .iter()
+            .copied()
+            .filter(|api| !SERVED_APIS.contains(api))
+            .collect();
+        assert!(unserved.contains(&ApiKey::Metadata));
+        for api in &unserved {
+            assert!(
+                !keys.contains(&(*api as i16)),
+                "{} is advertised but not served",
+                api.name()
+            );
         }
+    }
+
+    #[test]
+    fn a_request_for_an_api_the_node_does_not_serve_closes_the_connection() {
+        let (mut node, dir) = test_node("unserved");
+        let clock = Clock {
+            monotonic_ms: 10,
+            wall_ms: 1_763_700_000_010,
+        };
+        let requests = unserved_requests();
+        let mut covered: Vec<ApiKey> = requests.iter().map(RequestBody::api_key).collect();
+        covered.sort();
+        let mut unserved: Vec<ApiKey> = ApiKey::ALL
+            .iter()
+            .copied()
+            .filter(|api| !SERVED_APIS.contains(api))
+            .collect();
+        unserved.sort();
+        assert_eq!(
+            covered, unserved,
+            "every API the node does not serve is tried"
+        );
+        let mut seq = 0;
+        for request in &requests {
+            let api = request.api_key();
+            // A well-formed request at every version the codec supports: it decodes, and is
+            // still refused.
+            for version in api.versions() {
+                seq += 1;
+                let frame = frame_of(request, version, 100 + seq as i32);
+                assert!(decode_request(&frame).is_ok());
+                let outcome = node.handle_request(clock, 1, seq, &frame).unwrap();
+                let RequestOutcome::Close { reason } = outcome else {
+                    panic!("{} v{version} was not refused: {outcome:?}", api.name())
+                };
+                assert!(reason.contains(api.name()), "{reason}");
+                assert!(reason.contains("not served"), "{reason}");
+            }
+        }
+        assert!(
+            node.take_outputs().is_empty(),
+            "nothing is sent for a refused request"
+        );
+
+        // ApiVersions is still answered, and does not list those APIs.
+        let frame = frame_of(
+            &RequestBody::ApiVersions(ApiVersionsRequest::default()),
+            3,
+            7,
+        );
+        assert_eq!(
+            node.handle_request(clock, 2, 0, &frame).unwrap(),
+            RequestOutcome::Handled
+        );
+        let outputs = node.take_outputs();
+        let [Output::Respond { frame, .. }] = outputs.as_slice() else {
+            panic!("expected one response, got {outputs:?}")
+        };
+        let mut decoder = FrameDecoder::new(1 << 20);
+        decoder.extend(frame);
+        let body = decoder.next_frame().unwrap().unwrap().to_vec();
+        let (correlation_id, response) = decode_response::<ApiVersionsResponse>(&body, 3).unwrap();
+        assert_eq!(correlation_id, 7);
+        let listed: Vec<i16> = response.api_keys.iter().map(|k| k.api_key).collect();
+        assert_eq!(listed, vec![1, 18, 52, 53, 54, 55, 59, 60]);
+        drop(node);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
