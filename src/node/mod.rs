@@ -1346,7 +1346,7 @@ mod tests {
             dir.display()
         ))
         .unwrap();
-        datadir::format(&dir, CLUSTER, 1, false).unwrap();
+        datadir::format(&dir, CLUSTER, 1, false, &[]).unwrap();
         let data_dir = DataDir::open(&dir, 1, Some(CLUSTER)).unwrap();
         let clock = Clock {
             monotonic_ms: 0,
