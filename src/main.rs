@@ -30,9 +30,9 @@ enum Command {
     /// Prepare a node's metadata.log.dir: write meta.properties with the cluster id, the
     /// node id and a directory id. Refuses a directory that is already formatted.
     ///
-    /// A controller is formatted either with --initial-controllers (every controller of a new
-    /// cluster, the same list on each) or with --no-initial-controllers (a replaced disk, or a
-    /// controller joining a cluster that already runs).
+    /// Format every controller of a new cluster with --initial-controllers (the same list on
+    /// each), and a replaced disk with --no-initial-controllers. Without either, a controller is
+    /// formatted as with --no-initial-controllers, with a warning.
     Format {
         /// The node's server.properties.
         #[arg(long)]
@@ -47,9 +47,10 @@ enum Command {
         /// would give the empty disk its predecessor's identity.
         #[arg(long, value_name = "ID@HOST:PORT:DIRECTORY-ID,...")]
         initial_controllers: Option<String>,
-        /// Format with a fresh directory id and nothing pinned: for a replaced disk (which the
-        /// other voters will treat as a non-voter until re-admitted, see `keel pin-directory`),
-        /// or a node of a cluster formatted without --initial-controllers.
+        /// Format with a fresh directory id and nothing pinned, without a warning: for a
+        /// replaced disk (which the other voters treat as a non-voter until re-admitted, see
+        /// `keel pin-directory`), or a node of a cluster formatted without
+        /// --initial-controllers.
         #[arg(long, conflicts_with = "initial_controllers")]
         no_initial_controllers: bool,
         /// Leave an already formatted directory as it is and succeed.
@@ -164,15 +165,19 @@ fn main() -> ExitCode {
                         return ExitCode::from(EXIT_CONFIG);
                     }
                 },
-                None if config.roles.controller && !no_initial_controllers => {
-                    eprintln!(
-                        "keel: a controller is formatted with --initial-controllers (every \
-                         controller of a new cluster) or --no-initial-controllers (a replaced \
-                         disk, or a cluster formatted without them); see `keel format --help`"
-                    );
-                    return ExitCode::from(EXIT_CONFIG);
+                None => {
+                    if config.roles.controller && !no_initial_controllers {
+                        eprintln!(
+                            "keel: warning: formatted without --initial-controllers, so this \
+                             node learns the other voters' directory ids on first contact and \
+                             may count the vote of a disk that replaced one it never heard \
+                             from. Format every controller of a new cluster with \
+                             --initial-controllers; say --no-initial-controllers for a replaced \
+                             disk (docs/operations.md, \"Replacing a disk\")."
+                        );
+                    }
+                    Vec::new()
                 }
-                None => Vec::new(),
             };
             match datadir::format(
                 &config.metadata_log_dir,
