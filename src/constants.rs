@@ -237,6 +237,15 @@ pub const NODE_UNANSWERED_REQUEST_GRACE_MS: u64 = 1_000;
 /// connection beyond them is closed at once.
 pub const SERVER_CONNECTIONS_MAX: usize = 1024;
 
+/// Warnings about refused or closed client connections (malformed frames, unknown APIs, no
+/// free slot) logged per window; the rest are counted and the count is logged with the next
+/// one. A hostile or broken client can open connections in a loop: the log must not grow with
+/// it, and ten lines a minute still show an operator what is happening.
+pub const CONNECTION_WARNINGS_PER_WINDOW: u32 = 10;
+
+/// The window of [`CONNECTION_WARNINGS_PER_WINDOW`].
+pub const CONNECTION_WARNING_WINDOW_MS: u64 = 60_000;
+
 /// Requests one connection may have awaiting a response. Kafka clients pipeline at most 5
 /// (`max.in.flight.requests.per.connection`); a peer has one Fetch and a few votes in flight.
 /// Past it the connection is not read until a response goes out, so a client cannot make a

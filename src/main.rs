@@ -306,8 +306,12 @@ fn main() -> ExitCode {
             match server::run_node(&config, cluster_id.as_deref()) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
-                    log::error!("{e}");
-                    eprintln!("keel: {e}");
+                    // Once: in the log when logging is on (it goes to stderr too), else plainly.
+                    if log::log_enabled!(log::Level::Error) {
+                        log::error!("{e}");
+                    } else {
+                        eprintln!("keel: {e}");
+                    }
                     ExitCode::from(e.exit_code())
                 }
             }

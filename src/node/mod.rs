@@ -597,6 +597,7 @@ impl Node {
             );
             let actions = self.raft.resign(clock.monotonic_ms);
             self.execute(actions)?;
+            self.log_role_change();
         }
         Ok(())
     }
@@ -1203,12 +1204,6 @@ fn report_recovery(log: &Log) {
     }
     for path in &report.indexes_rebuilt {
         info!("recovery: rebuilt index {}", path.display());
-    }
-    for path in &report.temp_files_removed {
-        info!(
-            "recovery: removed leftover temporary file {}",
-            path.display()
-        );
     }
 }
 

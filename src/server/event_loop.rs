@@ -23,6 +23,8 @@ use crate::raft::prng::Prng;
 use super::inbound::{Inbound, ReadOutcome};
 use super::outbound::{Completion, LinkConfig, LinkError, PeerLink};
 use super::signals::ShutdownSignal;
+use super::warn_limit::WarnLimit;
+use crate::constants::{CONNECTION_WARNING_WINDOW_MS, CONNECTION_WARNINGS_PER_WINDOW};
 
 const SIGNAL_TOKEN: Token = Token(0);
 const LISTENER_TOKEN_BASE: usize = 1;
@@ -69,17 +71,31 @@ pub struct EventLoop {
     prng: Prng,
     start: Instant,
     config: LoopConfig,
+    /// Budget for warnings about client connections (anyone can trigger them).
+    connection_warnings: WarnLimit,
 }
 
 fn connection_id(slot: usize, generation: u32) -> ConnectionId {
     (u64::from(generation) << 32) | slot as u64
 }
 
+/// Binds every address of `listen`. Done before the node opens its log, so a port that is
+/// taken stops the start before any disk work.
+pub fn bind_listeners(listen: &[SocketAddr]) -> io::Result<Vec<TcpListener>> {
+    listen
+        .iter()
+        .map(|address| {
+            TcpListener::bind(*address)
+                .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {address}: {e}")))
+        })
+        .collect()
+}
+
 impl EventLoop {
-    /// Binds `listen` (already validated addresses) and prepares links to `peers`.
+    /// Serves `listeners` (see [`bind_listeners`]) and prepares links to `peers`.
     pub fn new(
         node: Node,
-        listen: &[SocketAddr],
+        listeners: Vec<TcpListener>,
         peers: &[(NodeId, SocketAddr)],
         signal: Option<ShutdownSignal>,
         config: LoopConfig,
@@ -87,18 +103,14 @@ impl EventLoop {
         start: Instant,
     ) -> io::Result<EventLoop> {
         let poll = Poll::new()?;
-        let mut listeners = Vec::new();
-        for (i, address) in listen.iter().enumerate() {
-            let mut listener = TcpListener::bind(*address).map_err(|e| {
-                io::Error::new(e.kind(), format!("cannot listen on {address}: {e}"))
-            })?;
+        let mut listeners = listeners;
+        for (i, listener) in listeners.iter_mut().enumerate() {
             poll.registry().register(
-                &mut listener,
+                listener,
                 Token(LISTENER_TOKEN_BASE + i),
                 Interest::READABLE,
             )?;
             info!("listening on {}", listener.local_addr()?);
-            listeners.push(listener);
         }
         let mut signal = signal;
         if let Some(signal) = &mut signal {
@@ -129,6 +141,10 @@ impl EventLoop {
             prng: Prng::new(seed),
             start,
             config,
+            connection_warnings: WarnLimit::new(
+                CONNECTION_WARNINGS_PER_WINDOW,
+                CONNECTION_WARNING_WINDOW_MS,
+            ),
         })
     }
 
@@ -302,10 +318,13 @@ impl EventLoop {
                 }
             };
             let Some(slot) = self.slots.iter().position(|s| s.connection.is_none()) else {
-                warn!(
-                    "refusing a connection from {peer}: all {} connection slots are in use",
-                    self.slots.len()
-                );
+                let now_ms = self.clock().monotonic_ms;
+                if let Some(note) = self.connection_warnings.allow(now_ms) {
+                    warn!(
+                        "refusing a connection from {peer}: all {} connection slots are in use{note}",
+                        self.slots.len()
+                    );
+                }
                 continue;
             };
             let _ = stream.set_nodelay(true);
@@ -350,10 +369,10 @@ impl EventLoop {
                 Ok(Some((seq, frame))) => (seq, frame.to_vec()),
                 Ok(None) => break,
                 Err(e) => {
-                    warn!(
-                        "closing the connection from {}: {e}",
-                        connection.peer_addr()
-                    );
+                    let peer = connection.peer_addr();
+                    if let Some(note) = self.connection_warnings.allow(clock.monotonic_ms) {
+                        warn!("closing the connection from {peer}: {e}{note}");
+                    }
                     self.close(slot);
                     return Ok(());
                 }
@@ -366,7 +385,9 @@ impl EventLoop {
                         .as_ref()
                         .expect("occupied")
                         .peer_addr();
-                    warn!("closing the connection from {peer}: {reason}");
+                    if let Some(note) = self.connection_warnings.allow(clock.monotonic_ms) {
+                        warn!("closing the connection from {peer}: {reason}{note}");
+                    }
                     self.close(slot);
                     return Ok(());
                 }

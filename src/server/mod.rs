@@ -6,6 +6,7 @@
 //!   correlation id, timeouts, reconnects with exponential backoff and jitter.
 //! - [`event_loop`]: the loop that drives a `Node` with all of the above.
 //! - [`signals`]: SIGTERM/SIGINT delivered into the poll through a self-pipe.
+//! - [`warn_limit`]: a budget for warnings a remote peer can trigger at will.
 //!
 //! Both are driven by the event loop: they never block, never spawn, and never allocate beyond
 //! one frame per connection plus the responses owed to it.
@@ -14,6 +15,7 @@ pub mod event_loop;
 pub mod inbound;
 pub mod outbound;
 pub mod signals;
+pub mod warn_limit;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -119,6 +121,8 @@ pub fn run_node(config: &Config, expected_cluster_id: Option<&str>) -> Result<()
         })?;
         peers.push((voter.id, address));
     }
+    let listeners =
+        event_loop::bind_listeners(&listen).map_err(|e| RunError::Network(e.to_string()))?;
     let seed = u64::from_be_bytes(
         crate::storage::meta_properties::random_uuid()
             .map_err(|e| RunError::Fatal(Fatal(e)))?
@@ -143,7 +147,7 @@ pub fn run_node(config: &Config, expected_cluster_id: Option<&str>) -> Result<()
     let signal = ShutdownSignal::install().map_err(RunError::Io)?;
     let mut event_loop = EventLoop::new(
         node,
-        &listen,
+        listeners,
         &peers,
         Some(signal),
         loop_config(config),

@@ -237,10 +237,18 @@ impl Log {
                 || name.ends_with(fsio::TEMP_SUFFIX)
                 || name.ends_with(".checkpoint.part")
             {
-                warn!(
-                    "recovery: removing leftover temporary file {}",
-                    path.display()
-                );
+                if name == segment::SPARE_SEGMENT_FILE {
+                    // Reserved ahead in idle time and left by every clean stop: routine.
+                    info!(
+                        "removing the spare segment {} (made again when idle)",
+                        path.display()
+                    );
+                } else {
+                    warn!(
+                        "recovery: removing leftover temporary file {}",
+                        path.display()
+                    );
+                }
                 std::fs::remove_file(&path).map_err(|e| StorageError::io(&path, e))?;
                 recovery.temp_files_removed.push(path);
             } else if let Some(base_offset) = segment::parse_segment_file_name(&name) {
