@@ -399,9 +399,16 @@ fn controlled_shutdown_moves_leadership_first_then_lets_the_broker_stop() {
     let item = isr_item(&node, topic, pid, &isr);
     let result = alter_one(&mut node, leader, topic, item);
     assert_code(&result.error, ErrorCode::IneligibleReplica);
-    // Next heartbeat: nothing left to lead, so it may stop (and is fenced).
+    // It leads nothing now, but brokers 2 and 3 have not yet reported metadata that shows the
+    // new leaders: not yet.
     let reply = node.heartbeat(&request);
-    assert!(reply.should_shut_down && reply.is_fenced);
+    assert!(reply.in_controlled_shutdown && !reply.should_shut_down && !reply.is_fenced);
+    node.heartbeat(&heartbeat(2, epochs[1], node.committed as i64));
+    assert!(!node.heartbeat(&request).should_shut_down);
+    node.heartbeat(&heartbeat(3, epochs[2], node.committed as i64));
+    // Now every active broker has seen the moves: it may stop (and is fenced).
+    let reply = node.heartbeat(&request);
+    assert!(reply.should_shut_down && reply.is_fenced && !reply.in_controlled_shutdown);
     assert!(node.committed_image().broker(1).unwrap().fenced);
     node.check_images();
 }
@@ -410,7 +417,7 @@ fn controlled_shutdown_moves_leadership_first_then_lets_the_broker_stop() {
 fn controlled_shutdown_of_a_broker_with_more_partitions_than_a_batch_finishes_in_ticks() {
     let mut node = Node::new();
     let e1 = node.bring_up(1, None);
-    node.bring_up(2, None);
+    let e2 = node.bring_up(2, None);
     // 2 x 6000 partitions, all led by 1 (explicit assignments, one topic per request).
     for t in 0..2 {
         let assignments = (0..6000).map(|p| (p, vec![1, 2])).collect();
@@ -433,6 +440,7 @@ fn controlled_shutdown_of_a_broker_with_more_partitions_than_a_batch_finishes_in
     assert!(!node.heartbeat(&request).should_shut_down);
     assert!(node.tick() >= 1);
     assert_eq!(node.latest().broker_load(1).leaders, 0);
+    node.heartbeat(&heartbeat(2, e2, node.committed as i64));
     assert!(node.heartbeat(&request).should_shut_down);
     assert!(
         node.batches
@@ -440,6 +448,16 @@ fn controlled_shutdown_of_a_broker_with_more_partitions_than_a_batch_finishes_in
             .all(|&n| n <= BATCH_RECORDS_MAX as usize)
     );
     node.check_images();
+}
+
+#[test]
+fn an_unfenced_broker_that_leads_nothing_may_stop_at_once() {
+    let (mut node, epochs) = three_brokers();
+    let mut request = heartbeat(2, epochs[1], node.committed as i64);
+    request.want_shutdown = true;
+    let reply = node.heartbeat(&request);
+    assert!(reply.should_shut_down && reply.is_fenced && !reply.in_controlled_shutdown);
+    assert!(node.committed_image().broker(2).unwrap().fenced);
 }
 
 #[test]
@@ -1488,4 +1506,56 @@ fn every_outcome_is_at_most_one_bounded_batch() {
     );
     assert!(node.latest().brokers().filter(|b| b.fenced).count() == 4);
     node.check_images();
+}
+
+#[test]
+fn a_follower_replays_the_log_and_takes_over_with_the_same_view() {
+    let (mut node, epochs) = three_brokers();
+    node.create_topic("t", 4, 3);
+    // A follower replays every committed record; a control record (the next leader's
+    // LeaderChange) only advances it.
+    let mut follower =
+        Controller::new(ControllerConfig::new(CLUSTER), keel::metadata::Image::new());
+    for (offset, bytes) in node.log.iter().enumerate() {
+        follower
+            .replay(offset as u64, &MetadataRecord::decode(bytes).unwrap())
+            .unwrap();
+    }
+    let leader_change = node.next_offset();
+    follower.advance(leader_change);
+    assert_eq!(follower.committed().offset(), Some(leader_change));
+    assert!(!follower.is_active());
+    // A third node installs a snapshot of the follower's image instead.
+    let records: Vec<Vec<u8>> =
+        keel::metadata::snapshot::encoded_records(follower.committed()).collect();
+    let image =
+        keel::metadata::snapshot::load_image(records.iter().map(Vec::as_slice), leader_change + 1)
+            .unwrap();
+    let mut third = Controller::new(ControllerConfig::new(CLUSTER), keel::metadata::Image::new());
+    third.load_snapshot(image);
+    assert_eq!(third.committed(), follower.committed());
+    // The follower becomes the leader: it sees what the old one committed.
+    follower.activate(node.now);
+    let outcome = follower.create_topics(
+        leader_change + 1,
+        &CreateTopicsRequest {
+            topics: vec![topic("t", 1, 1)],
+            validate_only: false,
+        },
+        &mut || Uuid::from_bytes([7; 16]),
+    );
+    assert_code(
+        &outcome.reply.topics[0].error,
+        ErrorCode::TopicAlreadyExists,
+    );
+    assert_eq!(
+        outcome.release_at, None,
+        "nothing pending: answered at once"
+    );
+    let outcome = follower.broker_heartbeat(
+        node.now,
+        leader_change + 1,
+        &heartbeat(1, epochs[0], leader_change as i64),
+    );
+    assert!(outcome.reply.error.is_ok() && !outcome.reply.is_fenced);
 }

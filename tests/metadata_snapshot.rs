@@ -291,7 +291,7 @@ fn controller_log(seed: u64, steps: usize) -> Vec<MetadataRecord> {
     let mut node = Node::new();
     let racks = [None, Some("a"), Some("b"), Some("c")];
     for _ in 0..steps {
-        match rng.below(14) {
+        match rng.below(15) {
             0 | 1 => {
                 let id = rng.below(6) as i32;
                 let mut request = registration(id, *rng.pick(&racks).unwrap());
@@ -439,6 +439,20 @@ fn controller_log(seed: u64, steps: usize) -> Vec<MetadataRecord> {
                 };
                 node.incremental_alter(resource, vec![op]);
             }
+            14 => {
+                // A broker that leads partitions asks to shut down (controlled shutdown).
+                let leaders: Vec<(i32, i64)> = node
+                    .latest()
+                    .brokers()
+                    .filter(|b| node.latest().broker_load(b.id).leaders > 0)
+                    .map(|b| (b.id, b.epoch))
+                    .collect();
+                if let Some(&(id, epoch)) = rng.pick(&leaders) {
+                    let mut request = heartbeat(id, epoch, node.committed as i64);
+                    request.want_shutdown = true;
+                    node.heartbeat(&request);
+                }
+            }
             13 if rng.chance(20) => {
                 let ids: Vec<i32> = node.latest().brokers().map(|b| b.id).collect();
                 if let Some(&id) = rng.pick(&ids) {
@@ -485,8 +499,31 @@ proptest! {
 
 #[test]
 fn every_prefix_of_a_long_controller_history_snapshots_equivalently() {
-    let log = controller_log(42, 400);
-    assert!(log.len() > 300, "{} records", log.len());
+    let log = controller_log(42, 600);
+    assert!(log.len() > 250, "{} records", log.len());
+    // The history exercises every kind of record the controller writes.
+    let has = |f: &dyn Fn(&MetadataRecord) -> bool| log.iter().any(f);
+    assert!(has(&|r| matches!(r, MetadataRecord::RegisterBroker(_))));
+    assert!(has(&|r| matches!(r, MetadataRecord::UnregisterBroker(_))));
+    assert!(has(
+        &|r| matches!(r, MetadataRecord::BrokerRegistrationChange(c) if c.fenced == 1)
+    ));
+    assert!(has(
+        &|r| matches!(r, MetadataRecord::BrokerRegistrationChange(c) if c.fenced == -1)
+    ));
+    assert!(has(
+        &|r| matches!(r, MetadataRecord::BrokerRegistrationChange(c) if c.in_controlled_shutdown == 1)
+    ));
+    assert!(has(&|r| matches!(r, MetadataRecord::Topic(_))));
+    assert!(has(&|r| matches!(r, MetadataRecord::Partition(_))));
+    assert!(has(
+        &|r| matches!(r, MetadataRecord::PartitionChange(c) if c.isr.is_some() && c.leader == -2)
+    ));
+    assert!(has(
+        &|r| matches!(r, MetadataRecord::PartitionChange(c) if c.leader >= -1)
+    ));
+    assert!(has(&|r| matches!(r, MetadataRecord::RemoveTopic(_))));
+    assert!(has(&|r| matches!(r, MetadataRecord::Config(_))));
     let points: Vec<usize> = (0..=log.len()).step_by(7).collect();
     check_equivalence(&log, &points);
 }

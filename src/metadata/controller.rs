@@ -42,9 +42,11 @@
 //! 5. If Raft refuses the batch (backpressure, no longer leader), or records the controller
 //!    proposed at offsets `A..` are truncated, call [`abandon`](Controller::abandon)`(A)`: the
 //!    pending records from `A` on are dropped and the latest image is rebuilt from the committed
-//!    image and the records still pending. Replies waiting on dropped records must not be sent
-//!    as successes (answer `NOT_CONTROLLER` or `REQUEST_TIMED_OUT`, as the node sees fit).
-//! 6. Call [`tick`](Controller::tick) regularly (every event-loop iteration is fine) and
+//!    image and the records still pending. A reply whose `release_at` is `A` or later was
+//!    decided on dropped state and must not be sent as it is (answer `NOT_CONTROLLER` or
+//!    `REQUEST_TIMED_OUT`, as the node sees fit); replies released before `A` stand.
+//! 6. Call [`tick`](Controller::tick) regularly (every event-loop iteration is fine: with
+//!    nothing to do it costs O(brokers)) and
 //!    repeatedly while it returns a batch: it fences brokers whose session expired (no
 //!    heartbeat for `broker.session.timeout.ms`), moves leadership and ISR membership away
 //!    from brokers that are fenced, shutting down or unregistered, and elects leaders for
@@ -56,6 +58,39 @@
 //! NoOp records (KIP-835) are the node's: it may propose them at any offset; their replay is
 //! harmless. Any other data record the controller did not propose must not be committed while
 //! it is active (the node proposes data records only through the controller).
+//!
+//! # API
+//!
+//! ```text
+//! Controller::new(config: ControllerConfig, committed: Image) -> Controller       inactive
+//! committed(&self) -> &Image            latest(&self) -> &Image (committed when inactive)
+//! is_active(&self) -> bool              pending_offsets(&self) -> impl Iterator<Item = u64>
+//! replay(&mut self, offset: u64, record: &MetadataRecord) -> Result<(), ApplyError>
+//! advance(&mut self, offset: u64)       load_snapshot(&mut self, image: Image)
+//! activate(&mut self, now_ms: u64)      deactivate(&mut self)      abandon(&mut self, offset: u64)
+//! tick(&mut self, now_ms, next_offset) -> Option<Vec<Vec<u8>>>        at most one batch
+//! register_broker(&mut self, now_ms, next_offset, &BrokerRegistrationRequest)
+//!                                                   -> Outcome<BrokerRegistrationReply>
+//! broker_heartbeat(&mut self, now_ms, next_offset, &BrokerHeartbeatRequest)
+//!                                                   -> Outcome<BrokerHeartbeatReply>
+//! unregister_broker(&mut self, next_offset, broker_id: i32) -> Outcome<UnregisterBrokerReply>
+//! alter_partition(&mut self, next_offset, &AlterPartitionRequest) -> Outcome<AlterPartitionReply>
+//! create_topics(&mut self, next_offset, &CreateTopicsRequest, new_topic_id: &mut dyn FnMut() -> Uuid)
+//!                                                   -> Outcome<CreateTopicsReply>
+//! delete_topics(&mut self, next_offset, &DeleteTopicsRequest) -> Outcome<DeleteTopicsReply>
+//! create_partitions(&mut self, next_offset, &CreatePartitionsRequest)
+//!                                                   -> Outcome<CreatePartitionsReply>
+//! incremental_alter_configs(&mut self, next_offset, &IncrementalAlterConfigsRequest)
+//!                                                   -> Outcome<AlterConfigsReply>
+//! alter_configs(&mut self, next_offset, &AlterConfigsRequest) -> Outcome<AlterConfigsReply>
+//! describe_configs(&self, &DescribeConfigsRequest) -> DescribeConfigsReply   no records
+//! ```
+//!
+//! The mutating calls are for the active controller only (they assert it). The request and
+//! reply types are keel's own, not the wire structs: the node converts. Topic ids come from
+//! the caller's `new_topic_id` (random in production, fixed in tests); the controller draws
+//! again for an id that is taken or reserved. Placement rotates by the topic id, so it is as
+//! random as the ids and as deterministic as the caller makes them.
 //!
 //! # Operations and batch size
 //!
@@ -467,6 +502,19 @@ struct Pending {
 struct Session {
     epoch: i64,
     last_contact_ms: u64,
+    /// The metadata offset of the broker's last heartbeat (-1: none yet).
+    metadata_offset: i64,
+    /// While in controlled shutdown: the last offset of the records that moved its leadership.
+    controlled_shutdown_offset: Option<u64>,
+}
+
+/// A broker's state as the heartbeat state machine sees it (Kafka's `BrokerControlState`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum BrokerState {
+    Fenced,
+    Unfenced,
+    ControlledShutdown,
+    ShutdownNow,
 }
 
 #[derive(Clone, Debug)]
@@ -903,6 +951,8 @@ impl Controller {
                     Session {
                         epoch: b.epoch,
                         last_contact_ms: now_ms,
+                        metadata_offset: -1,
+                        controlled_shutdown_offset: None,
                     },
                 )
             })
@@ -1056,11 +1106,17 @@ impl Controller {
             // A retry of a registration that succeeded (or is pending): same epoch, no record.
             let epoch = existing.epoch;
             let active = self.active_mut();
+            let metadata_offset = active
+                .sessions
+                .get(&request.broker_id)
+                .map_or(-1, |s| s.metadata_offset);
             active.sessions.insert(
                 request.broker_id,
                 Session {
                     epoch,
                     last_contact_ms: now_ms,
+                    metadata_offset,
+                    controlled_shutdown_offset: None,
                 },
             );
             let reply = BrokerRegistrationReply {
@@ -1109,6 +1165,8 @@ impl Controller {
             Session {
                 epoch,
                 last_contact_ms: now_ms,
+                metadata_offset: -1,
+                controlled_shutdown_offset: None,
             },
         );
         let reply = BrokerRegistrationReply {
@@ -1183,9 +1241,20 @@ impl Controller {
         Ok(())
     }
 
-    /// BrokerHeartbeat (KIP-631): keeps the session alive, unfences a caught-up broker,
-    /// fences on request, runs controlled shutdown (leaders move away first; the broker may
-    /// shut down once it leads nothing).
+    /// BrokerHeartbeat (KIP-631), Kafka's broker state machine (`BrokerHeartbeatManager`):
+    ///
+    /// | State | Heartbeat | Next state |
+    /// |---|---|---|
+    /// | fenced | wants shutdown | shut down now |
+    /// | fenced | metadata offset >= its registration, not wanting fence | unfenced |
+    /// | unfenced | wants fence | fenced (shut down now if it also wants shutdown) |
+    /// | unfenced | wants shutdown, leads partitions | controlled shutdown |
+    /// | unfenced | wants shutdown, leads nothing | shut down now |
+    /// | controlled shutdown | leads nothing, every active broker has seen the shutdown | shut down now |
+    ///
+    /// Entering controlled shutdown writes the PartitionChangeRecords that move its
+    /// leadership (and ISR membership) to other ISR members, then the record that marks it;
+    /// "shut down now" fences it (`should_shut_down`), so that it may restart at once.
     pub fn broker_heartbeat(
         &mut self,
         now_ms: u64,
@@ -1217,19 +1286,33 @@ impl Controller {
             );
             return self.propose(next_offset, Vec::new(), Vec::new(), refuse(error));
         }
-        let id = broker.id;
-        let epoch = broker.epoch;
-        let fenced = broker.fenced;
-        let in_controlled_shutdown = broker.in_controlled_shutdown;
+        let (id, epoch, in_controlled_shutdown) =
+            (broker.id, broker.epoch, broker.in_controlled_shutdown);
+        let current = if broker.fenced {
+            BrokerState::Fenced
+        } else if broker.in_controlled_shutdown {
+            BrokerState::ControlledShutdown
+        } else {
+            BrokerState::Unfenced
+        };
         let is_caught_up = request.current_metadata_offset >= epoch;
-        let leaders = latest.broker_load(id).leaders;
-        self.active_mut().sessions.insert(
-            id,
-            Session {
-                epoch,
-                last_contact_ms: now_ms,
-            },
-        );
+        let leads = latest.broker_load(id).leaders > 0;
+        let shutdown_seen = current == BrokerState::ControlledShutdown
+            && self.controlled_shutdown_offset(id) <= self.lowest_active_offset();
+        let next = match current {
+            BrokerState::Fenced if request.want_shutdown => BrokerState::ShutdownNow,
+            BrokerState::Fenced if !request.want_fence && is_caught_up => BrokerState::Unfenced,
+            BrokerState::Unfenced if request.want_fence && request.want_shutdown => {
+                BrokerState::ShutdownNow
+            }
+            BrokerState::Unfenced if request.want_fence => BrokerState::Fenced,
+            BrokerState::Unfenced if request.want_shutdown && leads => {
+                BrokerState::ControlledShutdown
+            }
+            BrokerState::Unfenced if request.want_shutdown => BrokerState::ShutdownNow,
+            BrokerState::ControlledShutdown if !leads && shutdown_seen => BrokerState::ShutdownNow,
+            state => state,
+        };
         let change = |fenced: i8, in_controlled_shutdown: i8| {
             MetadataRecord::BrokerRegistrationChange(BrokerRegistrationChangeRecord {
                 broker_id: id,
@@ -1239,43 +1322,93 @@ impl Controller {
                 ..Default::default()
             })
         };
-        let mut reply = BrokerHeartbeatReply {
-            error: ApiError::NONE,
-            is_caught_up,
-            is_fenced: fenced,
-            in_controlled_shutdown,
-            should_shut_down: false,
-        };
         let mut records = Vec::new();
-        if fenced {
-            if request.want_shutdown {
-                reply.should_shut_down = true;
-            } else if !request.want_fence && is_caught_up {
+        match next {
+            _ if next == current => {}
+            BrokerState::Unfenced => {
                 records.push(change(-1, 0));
                 let latest = &self.active().latest;
+                // Still marked in controlled shutdown (fenced during it): not a leader.
                 let included = (!in_controlled_shutdown).then_some(id);
                 let eligible = Eligibility::of(latest, None, included);
                 if !settle_partitions(latest, &eligible, LIMIT, &mut records) {
                     self.active_mut().elect_leaderless = true;
                 }
-                reply.is_fenced = false;
             }
-        } else if request.want_fence
-            || (in_controlled_shutdown && request.want_shutdown && leaders == 0)
-        {
-            // Fenced on request, or controlled shutdown done: the broker may stop.
-            records = self.moves_off(id, LIMIT - 1);
-            records.push(change(1, 0));
-            reply.is_fenced = true;
-            reply.should_shut_down = request.want_shutdown;
-        } else if request.want_shutdown && !in_controlled_shutdown {
-            // Controlled shutdown: leaders move to other ISR members, then the broker is
-            // marked; it may stop once it leads nothing (a later heartbeat).
-            records = self.moves_off(id, LIMIT - 1);
-            records.push(change(0, 1));
-            reply.in_controlled_shutdown = true;
+            BrokerState::ControlledShutdown => {
+                records = self.moves_off(id, LIMIT - 1);
+                records.push(change(0, 1));
+            }
+            BrokerState::Fenced | BrokerState::ShutdownNow if current != BrokerState::Fenced => {
+                records = self.moves_off(id, LIMIT - 1);
+                records.push(change(1, 0));
+            }
+            BrokerState::Fenced | BrokerState::ShutdownNow => {}
         }
+        let controlled_shutdown_offset = match (current, next) {
+            // Fixed once known, so that new records do not move the target.
+            (BrokerState::ControlledShutdown, BrokerState::ControlledShutdown) => {
+                Some(self.controlled_shutdown_offset(id).max(0) as u64)
+            }
+            // Every active broker must reach the records that moved its leadership before it
+            // may stop, so clients find the new leaders (Kafka's lowest active offset).
+            (_, BrokerState::ControlledShutdown) => Some(next_offset + records.len() as u64 - 1),
+            _ => None,
+        };
+        self.active_mut().sessions.insert(
+            id,
+            Session {
+                epoch,
+                last_contact_ms: now_ms,
+                metadata_offset: request.current_metadata_offset,
+                controlled_shutdown_offset,
+            },
+        );
+        let reply = BrokerHeartbeatReply {
+            error: ApiError::NONE,
+            is_caught_up,
+            is_fenced: matches!(next, BrokerState::Fenced | BrokerState::ShutdownNow),
+            in_controlled_shutdown: next == BrokerState::ControlledShutdown,
+            should_shut_down: next == BrokerState::ShutdownNow,
+        };
         self.propose_fitting(next_offset, records, reply)
+    }
+
+    /// The offset every active broker must reach before broker `id`, in controlled shutdown,
+    /// may stop. Unknown (a controller activated during the shutdown): everything this
+    /// controller knows of.
+    fn controlled_shutdown_offset(&self, id: i32) -> i64 {
+        let known = self
+            .active()
+            .pending
+            .back()
+            .map(|p| p.offset)
+            .or(self.committed.offset())
+            .map_or(-1, |o| o as i64);
+        self.active()
+            .sessions
+            .get(&id)
+            .and_then(|s| s.controlled_shutdown_offset)
+            .map_or(known, |o| o as i64)
+    }
+
+    /// The lowest metadata offset reported by the active brokers (unfenced, not shutting
+    /// down); `i64::MAX` when there are none.
+    fn lowest_active_offset(&self) -> i64 {
+        let active = self.active();
+        active
+            .latest
+            .brokers()
+            .filter(|b| b.is_active())
+            .map(|b| {
+                active
+                    .sessions
+                    .get(&b.id)
+                    .filter(|s| s.epoch == b.epoch)
+                    .map_or(-1, |s| s.metadata_offset)
+            })
+            .min()
+            .unwrap_or(i64::MAX)
     }
 
     /// UnregisterBroker (KIP-631): removes the registration; leadership and ISR membership
