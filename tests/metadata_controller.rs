@@ -10,7 +10,7 @@ mod harness;
 use harness::*;
 use keel::constants::{BATCH_RECORDS_MAX, BROKER_SESSION_TIMEOUT_MS_DEFAULT};
 use keel::metadata::controller::*;
-use keel::metadata::image::{ConfigResource, NO_LEADER, RESOURCE_BROKER};
+use keel::metadata::image::{ConfigResource, Listener, NO_LEADER, RESOURCE_BROKER};
 use keel::metadata::record::MetadataRecord;
 use keel::protocol::{ErrorCode, Uuid};
 
@@ -1558,4 +1558,42 @@ fn a_follower_replays_the_log_and_takes_over_with_the_same_view() {
         &heartbeat(1, epochs[0], leader_change as i64),
     );
     assert!(outcome.reply.error.is_ok() && !outcome.reply.is_fenced);
+}
+
+#[test]
+fn oversized_registrations_and_replication_factors_are_refused_not_written() {
+    let mut node = Node::new();
+    let mut huge = registration(1, None);
+    huge.listeners = (0..80_000)
+        .map(|i| Listener {
+            port: i as u16,
+            ..listener(1)
+        })
+        .collect();
+    assert_code(&node.register(&huge).error, ErrorCode::InvalidRequest);
+    assert!(node.log.is_empty());
+    for id in 0..300 {
+        node.register(&registration(id, None));
+    }
+    for id in 0..300 {
+        let epoch = node.latest().broker(id).unwrap().epoch;
+        node.heartbeat(&heartbeat(id, epoch, node.committed as i64));
+    }
+    let result = &node
+        .create_topics(&CreateTopicsRequest {
+            topics: vec![topic("wide", 1, 256)],
+            validate_only: false,
+        })
+        .topics[0];
+    assert_code(&result.error, ErrorCode::InvalidReplicationFactor);
+    assert!(
+        node.create_topics(&CreateTopicsRequest {
+            topics: vec![topic("wide", 1, 255)],
+            validate_only: false,
+        })
+        .topics[0]
+            .error
+            .is_ok()
+    );
+    node.check_images();
 }

@@ -476,7 +476,7 @@ fn controller_log(seed: u64, steps: usize) -> Vec<MetadataRecord> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
     #[test]
     fn snapshot_plus_replay_equals_replay_on_random_record_histories(seed in any::<u64>(), len in 1usize..300) {

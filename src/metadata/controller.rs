@@ -624,20 +624,37 @@ fn settle(p: &PartitionView<'_>, eligible: &Eligibility) -> Option<PartitionChan
     })
 }
 
+/// Bytes of settling changes one batch may hold: half a batch, which leaves the other half to
+/// the state record that goes with them (a registration is at most a quarter, see
+/// `REGISTRATION_BYTES_MAX`).
+const SETTLE_BYTES_MAX: u64 = BATCH_BYTES_MAX as u64 / 2;
+
+/// Largest registration (the RegisterBrokerRecord's strings and ids) the controller accepts.
+const REGISTRATION_BYTES_MAX: u64 = BATCH_BYTES_MAX as u64 / 4;
+
+/// An upper bound of a framed PartitionChangeRecord's size in a batch (length prefix
+/// included): fixed fields, tag headers and varints, and 4 bytes per ISR member.
+fn settle_record_bytes(change: &PartitionChangeRecord) -> u64 {
+    64 + 4 * change.isr.as_ref().map_or(0, Vec::len) as u64
+}
+
 /// Adds the changes that settle partitions (see [`settle`]) to `out`, up to `limit` records in
-/// `out`. Returns whether every partition was visited.
+/// `out` and `SETTLE_BYTES_MAX` bytes of changes. Returns whether every partition was visited.
 fn settle_partitions(
     image: &Image,
     eligible: &Eligibility,
     limit: usize,
     out: &mut Vec<MetadataRecord>,
 ) -> bool {
+    let mut bytes = 0;
     for topic in image.topics() {
         for partition in topic.partitions() {
             if let Some(change) = settle(&partition, eligible) {
-                if out.len() >= limit {
+                let size = settle_record_bytes(&change);
+                if out.len() >= limit || bytes + size > SETTLE_BYTES_MAX {
                     return false;
                 }
+                bytes += size;
                 out.push(MetadataRecord::PartitionChange(change));
             }
         }
@@ -1206,6 +1223,26 @@ impl Controller {
             return Err(ApiError::new(
                 ErrorCode::InvalidRequest,
                 "A listener, feature or rack name is too long.",
+            ));
+        }
+        // Bytes the RegisterBrokerRecord will need (with room for lengths and fixed fields).
+        let size: u64 = 128
+            + request
+                .listeners
+                .iter()
+                .map(|l| (l.name.len() + l.host.len() + 16) as u64)
+                .sum::<u64>()
+            + request
+                .features
+                .iter()
+                .map(|f| (f.name.len() + 16) as u64)
+                .sum::<u64>()
+            + request.rack.as_ref().map_or(0, |r| r.len() as u64)
+            + 16 * request.log_dirs.len() as u64;
+        if size > REGISTRATION_BYTES_MAX {
+            return Err(ApiError::new(
+                ErrorCode::InvalidRequest,
+                format!("The registration needs {size} bytes; at most {REGISTRATION_BYTES_MAX}."),
             ));
         }
         let latest = &self.active().latest;
@@ -1844,6 +1881,12 @@ impl Controller {
             } else {
                 topic.replication_factor
             };
+            if rf as usize > PARTITION_MEMBERS_MAX {
+                return Err(ApiError::new(
+                    ErrorCode::InvalidReplicationFactor,
+                    format!("Replication factor {rf} is above {PARTITION_MEMBERS_MAX}."),
+                ));
+            }
             topic_id = self.draw_topic_id(latest, drawn, validate_only, new_topic_id);
             let rotation = if validate_only {
                 Rotation { start: 0, shift: 0 }
@@ -2584,6 +2627,24 @@ fn check_alter_partition(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_settling_size_estimate_bounds_the_encoding() {
+        for n in [0usize, 1, 3, 100, PARTITION_MEMBERS_MAX] {
+            let change = PartitionChangeRecord {
+                topic_id: Uuid::from_bytes([0xff; 16]),
+                partition_id: i32::MAX,
+                isr: Some(vec![i32::MAX; n]),
+                leader: i32::MAX,
+                ..Default::default()
+            };
+            let encoded = MetadataRecord::PartitionChange(change.clone()).encode();
+            assert!(
+                (encoded.len() + RECORD_LENGTH_BYTES) as u64 <= settle_record_bytes(&change),
+                "{n} members"
+            );
+        }
+    }
 
     #[test]
     fn topic_names_follow_kafkas_rules() {
