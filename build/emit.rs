@@ -268,7 +268,12 @@ fn encode_value(
             Primitive::Uint32 => format!("{out}.put_u32({});\n", v.value),
             Primitive::Float64 => format!("{out}.put_f64({});\n", v.value),
             Primitive::Bool => format!("{out}.put_bool({});\n", v.value),
-            Primitive::Uuid => format!("{out}.put_uuid(&{});\n", v.value),
+            // An array element is named by dereferencing a reference (`*e`): pass the
+            // reference itself rather than re-borrowing it.
+            Primitive::Uuid => match v.value.strip_prefix('*') {
+                Some(reference) => format!("{out}.put_uuid({reference});\n"),
+                None => format!("{out}.put_uuid(&{});\n", v.value),
+            },
             Primitive::String if optional => {
                 format!("write_nullable_string({out}, {name:?}, {place}.as_deref(), {compact})?;\n")
             }

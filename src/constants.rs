@@ -297,3 +297,36 @@ pub const DEV_LEADER_WAIT_MS: u64 = 30_000;
 pub const DEV_STOP_WAIT_MS: u64 = 10_000;
 
 const _: () = assert!(DEV_STOP_WAIT_MS > SHUTDOWN_GRACE_MS);
+
+// ---- Metadata ----
+//
+// Defaults of the quorum controller are Kafka's (`KRaftConfigs`, `ServerLogConfigs`,
+// `TopicConfig`), so brokers and tools written for KRaft see the behaviour they expect.
+
+/// `broker.session.timeout.ms`: a broker that sends no heartbeat for this long is fenced
+/// (Kafka's default). Several heartbeat intervals, so one lost heartbeat never fences.
+pub const BROKER_SESSION_TIMEOUT_MS_DEFAULT: u64 = 9_000;
+
+/// `broker.heartbeat.interval.ms`: how often a broker heartbeats (Kafka's default); here only
+/// to state its relation to the session timeout.
+pub const BROKER_HEARTBEAT_INTERVAL_MS_DEFAULT: u64 = 2_000;
+
+/// `num.partitions`: partitions of a topic created with -1 (Kafka's default).
+pub const DEFAULT_NUM_PARTITIONS: i32 = 1;
+
+/// `default.replication.factor`: replication factor of a topic created with -1 (Kafka's
+/// default).
+pub const DEFAULT_REPLICATION_FACTOR: i16 = 1;
+
+/// Longest topic name (Kafka's `Topic.MAX_NAME_LENGTH`): a partition directory is named
+/// `<topic>-<partition>`, and with a dash and a partition index of up to 5 digits it stays
+/// within the 255-byte file name limit.
+pub const TOPIC_NAME_BYTES_MAX: usize = 249;
+
+/// Topic ids the controller draws from its id source for one new topic before concluding
+/// the source is broken (a random 122-bit id collides with an existing one practically never).
+pub const TOPIC_ID_DRAWS_MAX: u32 = 64;
+
+const _: () = assert!(BROKER_HEARTBEAT_INTERVAL_MS_DEFAULT * 3 < BROKER_SESSION_TIMEOUT_MS_DEFAULT);
+const _: () = assert!(BROKER_SESSION_TIMEOUT_MS_DEFAULT <= TIMEOUT_MS_MAX);
+const _: () = assert!(TOPIC_NAME_BYTES_MAX + 1 + 5 <= 255);

@@ -17,7 +17,8 @@
 //!   and recovery that tells a torn tail from corruption. Files and bytes only.
 //! - [`dump`]: `keel-dump`, which inspects and verifies a node's files with storage's own readers.
 //! - [`dev`]: `keel dev`, a local quorum as child processes of one command.
-//! - [`metadata`]: the records of the metadata log and their frame. Pure.
+//! - [`metadata`]: the meaning of the log: typed records, the image they build, its snapshots,
+//!   and the quorum controller that turns requests into records. Pure.
 //! - [`raft`]: the consensus core, KRaft-style; pure and deterministic, events in, actions out.
 //! - [`server`]: the network edge (mio): inbound connections and outbound peer links.
 //! - `sim` (feature `sim`): the whole-cluster deterministic fault simulator that checks `raft`.

@@ -1,9 +1,27 @@
-//! The meaning of the metadata log: the records in it. Pure: no I/O.
+//! The meaning of the metadata log. Pure: no I/O, no clock, no randomness of its own.
 //!
-//! - [`record`]: the record frame (Kafka's metadata record framing) and the records the quorum
-//!   itself writes: the LeaderChange control record and the NoOp record.
+//! - [`record`]: the record frame (Kafka's metadata record framing), the typed metadata
+//!   records ([`record::MetadataRecord`]) and the control records (LeaderChange, snapshot
+//!   header and footer). Unknown types and versions are errors that name the offset.
+//! - [`image`]: the metadata as of a committed offset, built only by applying committed
+//!   records in order; compact (tens of bytes per partition) and cheap to clone.
+//! - [`snapshot`]: the image as an ordered record stream that rebuilds an equal image, and
+//!   the loader that rebuilds it.
+//! - [`controller`]: the active controller's decisions: requests validated against the latest
+//!   state and turned into the records of one batch, broker sessions, leader election.
+//! - [`placement`]: rack-aware round-robin replica placement for new partitions.
+//! - [`configs`]: the topic config keys keel accepts, with types and Kafka's defaults.
 //!
-//! The typed cluster-metadata records (brokers, topics, partitions, configs), the image they
-//! build and the controller that produces them come with the metadata layer.
+//! Record schemas are in `protocol-spec/schemas/*Record.json`, documented with their meaning
+//! in `protocol-spec/metadata-records.md`.
 
+pub mod configs;
+pub mod controller;
+pub mod image;
+pub mod placement;
 pub mod record;
+pub mod snapshot;
+
+pub use controller::Controller;
+pub use image::Image;
+pub use record::{ControlRecord, MetadataRecord};
