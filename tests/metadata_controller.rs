@@ -566,9 +566,9 @@ fn alter_partition_answers_each_partition_with_kafkas_codes() {
         assert_code(&result.error, code);
         assert_eq!(node.next_offset(), at, "{code:?} wrote nothing");
     }
-    // The same request from a follower.
+    // The same request from a follower (Kafka: INVALID_REQUEST, the sender is not the leader).
     let result = alter_one(&mut node, others[0], topic, good.clone());
-    assert_code(&result.error, ErrorCode::NotLeaderOrFollower);
+    assert_code(&result.error, ErrorCode::InvalidRequest);
     // And then it succeeds: the answer is the new state.
     let before = node
         .latest()

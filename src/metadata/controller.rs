@@ -102,10 +102,7 @@
 //! implies for partitions (leaders moving off a fenced or shutting-down broker) go into the
 //! same batch as far as it has room, and `tick` finishes them.
 //!
-//! Error codes are Kafka's, with one deliberate difference: an AlterPartition from a broker
-//! that is not the partition's leader (with the current leader epoch) gets
-//! `NOT_LEADER_OR_FOLLOWER` where Kafka's controller answers `INVALID_REQUEST`; Kafka's broker
-//! retries both the same way.
+//! Error codes are Kafka's; `protocol-spec/apis/*.md` lists them per API.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -2569,8 +2566,7 @@ fn describe_topic_configs(
     configs.into_values().collect()
 }
 
-/// Kafka's `validateAlterPartitionData`, in Kafka's order (see the module header for the one
-/// code that differs).
+/// Kafka's `validateAlterPartitionData`, in Kafka's order and with Kafka's codes.
 fn check_alter_partition(
     image: &Image,
     broker_id: i32,
@@ -2588,7 +2584,7 @@ fn check_alter_partition(
         return Err(ErrorCode::FencedLeaderEpoch);
     }
     if broker_id != partition.leader() {
-        return Err(ErrorCode::NotLeaderOrFollower);
+        return Err(ErrorCode::InvalidRequest);
     }
     if item.partition_epoch < partition.partition_epoch() {
         return Err(ErrorCode::InvalidUpdateVersion);
