@@ -2,6 +2,8 @@
 //! clock: the event loop (`server`) hands the node requests, responses and the time, and takes
 //! its [`Output`]s.
 //!
+//! - [`controller_wire`]: the controller APIs' wire bodies <-> the quorum controller's
+//!   requests and replies.
 //! - [`convert`]: Kafka messages <-> Raft messages.
 //! - [`datadir`]: formatting and opening the data directory (lock, identity checks).
 //! - [`directories`]: other voters' directory ids, pinned on first contact.
@@ -13,6 +15,7 @@
 //! process stops. Every inbound request is answered exactly once: by the core, by the node when
 //! invalid, or with `REQUEST_TIMED_OUT` when the core kept it longer than it ever should.
 
+pub mod controller_wire;
 pub mod convert;
 pub mod datadir;
 pub mod directories;

@@ -68,6 +68,7 @@ error_codes! {
     NotController = 41, "NOT_CONTROLLER", "This node is not the active controller.";
     InvalidRequest = 42, "INVALID_REQUEST", "The request is malformed or inconsistent.";
     PolicyViolation = 44, "POLICY_VIOLATION", "The request violates a configured policy.";
+    OperationNotAttempted = 55, "OPERATION_NOT_ATTEMPTED", "The server did not attempt this operation.";
     KafkaStorageError = 56, "KAFKA_STORAGE_ERROR", "A disk error occurred while accessing the log.";
     ReassignmentInProgress = 60, "REASSIGNMENT_IN_PROGRESS", "A partition reassignment is in progress.";
     TopicDeletionDisabled = 73, "TOPIC_DELETION_DISABLED", "Topic deletion is disabled.";
