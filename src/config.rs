@@ -12,10 +12,12 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 
 use crate::constants::{
-    CONFIG_FILE_BYTES_MAX, METADATA_MAX_IDLE_INTERVAL_MS_DEFAULT, METADATA_SEGMENT_BYTES_MIN,
+    BROKER_SESSION_TIMEOUT_MS_DEFAULT, CONFIG_FILE_BYTES_MAX, DEFAULT_NUM_PARTITIONS,
+    DEFAULT_REPLICATION_FACTOR, METADATA_MAX_IDLE_INTERVAL_MS_DEFAULT, METADATA_SEGMENT_BYTES_MIN,
     RAFT_APPEND_LINGER_MS, RAFT_ELECTION_BACKOFF_MAX_MS, RAFT_ELECTION_TIMEOUT_MS,
     RAFT_FETCH_TIMEOUT_MS, RAFT_MAX_VOTERS, RAFT_REQUEST_TIMEOUT_MS, RAFT_RETRY_BACKOFF_MS,
-    SEGMENT_BYTES_DEFAULT, SEGMENT_BYTES_MAX, SOCKET_REQUEST_BYTES_MAX_DEFAULT, TIMEOUT_MS_MAX,
+    SEGMENT_BYTES_DEFAULT, SEGMENT_BYTES_MAX, SNAPSHOT_MAX_INTERVAL_MS_DEFAULT,
+    SNAPSHOT_MAX_RECORD_BYTES_DEFAULT, SOCKET_REQUEST_BYTES_MAX_DEFAULT, TIMEOUT_MS_MAX,
 };
 use crate::protocol::Uuid;
 
@@ -131,6 +133,16 @@ pub struct Config {
     /// How often the active controller writes a NoOp record; 0 turns it off.
     pub max_idle_interval_ms: u64,
     pub socket_request_max_bytes: u32,
+    /// Log bytes applied since the last snapshot after which a node writes a new one.
+    pub snapshot_max_record_bytes: u64,
+    /// Age of the last snapshot after which a node writes a new one (if anything changed).
+    pub snapshot_max_interval_ms: u64,
+    /// A broker without a heartbeat for this long is fenced.
+    pub broker_session_timeout_ms: u64,
+    /// Partitions of a topic created without a count.
+    pub num_partitions: i32,
+    /// Replication factor of a topic created without one.
+    pub default_replication_factor: i16,
 }
 
 /// The keys keel understands, with a one-line description (for error messages and docs).
@@ -184,6 +196,26 @@ pub const KEYS: &[(&str, &str)] = &[
         "interval of the active controller's NoOp record (0: off)",
     ),
     ("socket.request.max.bytes", "largest request frame accepted"),
+    (
+        "metadata.log.max.record.bytes.between.snapshots",
+        "log bytes applied after which a new snapshot is written",
+    ),
+    (
+        "metadata.log.max.snapshot.interval.ms",
+        "age after which a new snapshot is written if anything changed (0: never by age)",
+    ),
+    (
+        "broker.session.timeout.ms",
+        "a broker without a heartbeat for this long is fenced",
+    ),
+    (
+        "num.partitions",
+        "partitions of a topic created without a count",
+    ),
+    (
+        "default.replication.factor",
+        "replication factor of a topic created without one",
+    ),
 ];
 
 /// Parses Java-properties text into (key, value, line) in file order. Supports `=`, `:` and
@@ -619,6 +651,43 @@ impl Config {
                     line_of("socket.request.max.bytes"),
                     parse_u64("socket.request.max.bytes", value, 1024, i32::MAX as u64),
                 )? as u32,
+            },
+            snapshot_max_record_bytes: match get("metadata.log.max.record.bytes.between.snapshots")
+            {
+                None => SNAPSHOT_MAX_RECORD_BYTES_DEFAULT,
+                Some(value) => located(
+                    line_of("metadata.log.max.record.bytes.between.snapshots"),
+                    parse_u64(
+                        "metadata.log.max.record.bytes.between.snapshots",
+                        value,
+                        1,
+                        i64::MAX as u64,
+                    ),
+                )?,
+            },
+            snapshot_max_interval_ms: duration(
+                "metadata.log.max.snapshot.interval.ms",
+                SNAPSHOT_MAX_INTERVAL_MS_DEFAULT,
+                0,
+            )?,
+            broker_session_timeout_ms: duration(
+                "broker.session.timeout.ms",
+                BROKER_SESSION_TIMEOUT_MS_DEFAULT,
+                1,
+            )?,
+            num_partitions: match get("num.partitions") {
+                None => DEFAULT_NUM_PARTITIONS,
+                Some(value) => located(
+                    line_of("num.partitions"),
+                    parse_u64("num.partitions", value, 1, i32::MAX as u64),
+                )? as i32,
+            },
+            default_replication_factor: match get("default.replication.factor") {
+                None => DEFAULT_REPLICATION_FACTOR,
+                Some(value) => located(
+                    line_of("default.replication.factor"),
+                    parse_u64("default.replication.factor", value, 1, i16::MAX as u64),
+                )? as i16,
             },
         };
         if config.max_idle_interval_ms != 0

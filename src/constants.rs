@@ -327,6 +327,32 @@ pub const TOPIC_NAME_BYTES_MAX: usize = 249;
 /// the source is broken (a random 122-bit id collides with an existing one practically never).
 pub const TOPIC_ID_DRAWS_MAX: u32 = 64;
 
+/// `metadata.log.max.record.bytes.between.snapshots` (Kafka's default, 20 MiB): a node writes
+/// a snapshot once this many bytes of records were applied since the last one. Bounds both the
+/// replay at start-up and the log a lagging replica fetches before a snapshot would be cheaper.
+pub const SNAPSHOT_MAX_RECORD_BYTES_DEFAULT: u64 = 20 * 1024 * 1024;
+
+/// `metadata.log.max.snapshot.interval.ms` (Kafka's default, one hour): a snapshot at least this
+/// often when anything changed, so a quiet cluster's restart replays at most an hour of log.
+pub const SNAPSHOT_MAX_INTERVAL_MS_DEFAULT: u64 = 60 * 60 * 1000;
+
+/// How often the active controller's housekeeping runs at the latest (it also runs on every
+/// event-loop iteration): a broker whose session expired is fenced within this much of the
+/// expiry. Small next to `broker.session.timeout.ms` (9 s) and cheap: O(brokers).
+pub const CONTROLLER_TICK_INTERVAL_MS: u64 = 100;
+
+/// Batches the controller's housekeeping may propose in one tick. Fencing a broker that led
+/// many partitions takes several batches; spreading them over ticks keeps one iteration short
+/// and leaves room for clients' requests in between.
+pub const CONTROLLER_TICK_BATCHES_MAX: usize = 4;
+
+/// Bytes of records a node writes into a snapshot per event-loop iteration. A snapshot of a
+/// million partitions is tens of MiB; written in one go it would stall the loop (and the
+/// quorum's heartbeats) for a large part of a second on a spinning disk. 1 MiB takes about a
+/// millisecond to encode and hand to the page cache, so the loop stays responsive and a
+/// snapshot of 70 MiB still completes in 70 iterations.
+pub const SNAPSHOT_STEP_BYTES: u64 = 1024 * 1024;
+
 const _: () = assert!(BROKER_HEARTBEAT_INTERVAL_MS_DEFAULT * 3 < BROKER_SESSION_TIMEOUT_MS_DEFAULT);
 const _: () = assert!(BROKER_SESSION_TIMEOUT_MS_DEFAULT <= TIMEOUT_MS_MAX);
 const _: () = assert!(TOPIC_NAME_BYTES_MAX + 1 + 5 <= 255);

@@ -1021,6 +1021,22 @@ impl Image {
         self.topic_ids.values().map(|id| &*self.topics[id])
     }
 
+    /// Topics in name order, from the first one named after `name` (all when `None`): where a
+    /// walk over the topics that was interrupted resumes.
+    pub fn topics_after<'a>(
+        &'a self,
+        name: Option<&str>,
+    ) -> impl Iterator<Item = &'a TopicImage> + 'a {
+        use std::ops::Bound;
+        let start: Bound<&str> = match name {
+            Some(name) => Bound::Excluded(name),
+            None => Bound::Unbounded,
+        };
+        self.topic_ids
+            .range::<str, _>((start, Bound::Unbounded))
+            .map(|(_, id)| &*self.topics[id])
+    }
+
     pub fn topic_count(&self) -> usize {
         self.topics.len()
     }

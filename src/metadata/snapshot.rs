@@ -23,7 +23,7 @@
 
 use std::fmt;
 
-use super::image::{ApplyErrorKind, Image};
+use super::image::{ApplyErrorKind, Image, TopicImage};
 use super::record::{ControlRecord, LogRecordError, MetadataRecord, decode_control};
 use crate::constants::{BATCH_BYTES_MAX, BATCH_RECORDS_MAX};
 use crate::protocol::messages::{ConfigRecord, FeatureLevelRecord, TopicRecord};
@@ -32,8 +32,17 @@ use crate::storage::batch::{BATCH_HEADER_BYTES, RECORD_LENGTH_BYTES};
 pub use super::record::{encode_snapshot_footer, encode_snapshot_header};
 
 /// The image as records, in snapshot order. Lazy: a million partitions are never all in
-/// memory as records at once.
+/// memory as records at once. The same order, in pieces a writer can resume between, is
+/// [`prelude_records`], then [`topic_records`] for each topic in name order, then
+/// [`config_records`].
 pub fn image_records(image: &Image) -> impl Iterator<Item = MetadataRecord> + '_ {
+    prelude_records(image)
+        .chain(image.topics().flat_map(topic_records))
+        .chain(config_records(image))
+}
+
+/// The features and brokers of the image, which come first in a snapshot.
+pub fn prelude_records(image: &Image) -> impl Iterator<Item = MetadataRecord> + '_ {
     let features = image.features().iter().map(|(name, &level)| {
         MetadataRecord::FeatureLevel(FeatureLevelRecord {
             name: name.clone(),
@@ -44,19 +53,26 @@ pub fn image_records(image: &Image) -> impl Iterator<Item = MetadataRecord> + '_
     let brokers = image
         .brokers()
         .map(|broker| MetadataRecord::RegisterBroker(broker.to_record()));
-    let topics = image.topics().flat_map(|topic| {
-        std::iter::once(MetadataRecord::Topic(TopicRecord {
-            name: topic.name().to_owned(),
-            topic_id: topic.id(),
-            ..Default::default()
-        }))
-        .chain(
-            topic
-                .partitions()
-                .map(|partition| MetadataRecord::Partition(partition.to_record())),
-        )
-    });
-    let configs = image.config_resources().flat_map(|(resource, configs)| {
+    features.chain(brokers)
+}
+
+/// One topic's TopicRecord followed by its PartitionRecords, by index.
+pub fn topic_records(topic: &TopicImage) -> impl Iterator<Item = MetadataRecord> + '_ {
+    std::iter::once(MetadataRecord::Topic(TopicRecord {
+        name: topic.name().to_owned(),
+        topic_id: topic.id(),
+        ..Default::default()
+    }))
+    .chain(
+        topic
+            .partitions()
+            .map(|partition| MetadataRecord::Partition(partition.to_record())),
+    )
+}
+
+/// The configs of the image, which come last (a topic's configs follow every topic).
+pub fn config_records(image: &Image) -> impl Iterator<Item = MetadataRecord> + '_ {
+    image.config_resources().flat_map(|(resource, configs)| {
         configs.iter().map(move |(name, value)| {
             MetadataRecord::Config(ConfigRecord {
                 resource_type: resource.resource_type,
@@ -66,8 +82,7 @@ pub fn image_records(image: &Image) -> impl Iterator<Item = MetadataRecord> + '_
                 ..Default::default()
             })
         })
-    });
-    features.chain(brokers).chain(topics).chain(configs)
+    })
 }
 
 /// The image as framed records (each at the version keel writes), in snapshot order.

@@ -6,7 +6,9 @@
 //!   requests and replies.
 //! - [`convert`]: Kafka messages <-> Raft messages.
 //! - [`datadir`]: formatting and opening the data directory (lock, identity checks).
-//! - [`directories`]: other voters' directory ids, pinned on first contact.
+//! - [`directories`]: other voters' directory ids, pinned at format time or on first contact.
+//! - [`state_machine`]: committed records applied to the metadata image, the quorum
+//!   controller on the leader, replies released on commit, snapshots.
 //!
 //! The driver contract of `raft::action` is kept here: actions run in order; election state is
 //! durable before anything after it; one `fdatasync` per event-loop iteration covers every
@@ -19,6 +21,7 @@ pub mod controller_wire;
 pub mod convert;
 pub mod datadir;
 pub mod directories;
+pub mod state_machine;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -26,7 +29,10 @@ use std::fmt;
 use log::{debug, info, warn};
 
 use crate::config::Config;
-use crate::constants::NODE_UNANSWERED_REQUEST_GRACE_MS;
+use crate::constants::{
+    CONTROLLER_TICK_BATCHES_MAX, CONTROLLER_TICK_INTERVAL_MS, NODE_UNANSWERED_REQUEST_GRACE_MS,
+};
+use crate::metadata::controller::ControllerConfig;
 use crate::metadata::record::{encode_leader_change, encode_no_op};
 use crate::protocol::envelope::{encode_api_versions_unsupported, encode_response_body};
 use crate::protocol::messages::{
@@ -37,6 +43,7 @@ use crate::protocol::messages::{
 use crate::protocol::{
     ApiKey, ErrorCode, RequestBody, RequestDecodeError, ResponseBody, Uuid, decode_request,
 };
+use crate::raft::prng::Prng;
 use crate::raft::{
     Action, Batch, Boot, ElectionState, Envelope, Fill, FlushId, LeaderBatchContent, Message,
     NodeId, Payload, Raft, RaftConfig, ReplicaKey, RoleName, SnapshotId,
@@ -47,9 +54,11 @@ use crate::storage::quorum_state::{QuorumState, Vote};
 use crate::storage::snapshot::{SnapshotReader, SnapshotReceiver, latest_snapshot};
 use crate::storage::{Log, LogConfig, StorageError};
 
+use self::controller_wire::ControllerRequest;
 use self::convert::{Filled, Inbound, METADATA_TOPIC, Sent, Wire, directory_id, uuid};
 use self::datadir::DataDir;
 use self::directories::{Presented, VoterDirectories};
+use self::state_machine::{Handled, SnapshotPolicy, StateMachine};
 
 /// The opaque payload the core carries for this node.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -121,13 +130,22 @@ pub enum RequestOutcome {
 }
 
 /// A failure after which the node must stop: it can no longer keep its promises about what is
-/// on disk.
+/// on disk, or its log holds something it cannot apply.
 #[derive(Debug)]
-pub struct Fatal(pub StorageError);
+pub enum Fatal {
+    /// A failed flush, a damaged file, a full disk where nothing may be lost.
+    Storage(StorageError),
+    /// A committed record that does not decode or apply (named with its offset), or a
+    /// snapshot that does not load: applying past it would diverge from the other replicas.
+    Metadata(String),
+}
 
 impl fmt::Display for Fatal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)
+        match self {
+            Fatal::Storage(e) => write!(f, "{e}"),
+            Fatal::Metadata(e) => write!(f, "{e}"),
+        }
     }
 }
 
@@ -135,7 +153,7 @@ impl std::error::Error for Fatal {}
 
 impl From<StorageError> for Fatal {
     fn from(e: StorageError) -> Self {
-        Fatal(e)
+        Fatal::Storage(e)
     }
 }
 
@@ -151,12 +169,24 @@ struct Route {
     received_ms: u64,
 }
 
+/// A controller request whose answer waits for its records to commit.
+#[derive(Debug)]
+pub struct Waiter {
+    route: Route,
+    /// The request as received: its answer (or error answer) echoes parts of it.
+    request: RequestBody,
+}
+
 /// A node's settings, from its configuration.
 #[derive(Debug, Clone)]
 pub struct NodeSettings {
     pub raft: RaftConfig,
     pub log: LogConfig,
     pub max_idle_interval_ms: u64,
+    pub snapshots: SnapshotPolicy,
+    pub broker_session_timeout_ms: u64,
+    pub num_partitions: i32,
+    pub default_replication_factor: i16,
     pub seed: u64,
 }
 
@@ -184,6 +214,13 @@ impl NodeSettings {
             raft,
             log: LogConfig::with_segment_bytes(config.segment_bytes),
             max_idle_interval_ms: config.max_idle_interval_ms,
+            snapshots: SnapshotPolicy {
+                max_record_bytes: config.snapshot_max_record_bytes,
+                max_interval_ms: config.snapshot_max_interval_ms,
+            },
+            broker_session_timeout_ms: config.broker_session_timeout_ms,
+            num_partitions: config.num_partitions,
+            default_replication_factor: config.default_replication_factor,
             seed,
         }
     }
@@ -229,6 +266,13 @@ pub struct Node {
     /// Per voter, the unpinned directory id it was last reported for, so a replaced disk is
     /// logged once and not on every request it sends (at most one entry per voter).
     reported_directories: BTreeMap<NodeId, Uuid>,
+    machine: StateMachine<Waiter>,
+    /// The epoch this node last led and the offset of its LeaderChange record.
+    epoch_start: Option<(u32, u64)>,
+    /// When the controller's housekeeping last ran.
+    last_controller_tick_ms: u64,
+    /// Topic ids for new topics (seeded from the OS at start).
+    topic_ids: Prng,
 }
 
 impl Node {
@@ -293,6 +337,25 @@ impl Node {
                 .map(|v| (v.id, (v.host.clone(), v.port)))
                 .collect(),
         };
+        let controller_config = ControllerConfig {
+            session_timeout_ms: settings.broker_session_timeout_ms,
+            default_num_partitions: settings.num_partitions,
+            default_replication_factor: settings.default_replication_factor,
+            ..ControllerConfig::new(&data_dir.meta.cluster_id)
+        };
+        let machine = StateMachine::open(
+            &data_dir.partition,
+            controller_config,
+            settings.snapshots,
+            clock.monotonic_ms,
+        )?;
+        if machine.applied_end() < log.log_start_offset() {
+            return Err(Fatal::Metadata(format!(
+                "the log starts at offset {} but the newest snapshot ends at {}: records in between are missing",
+                log.log_start_offset(),
+                machine.applied_end()
+            )));
+        }
         let raft = Raft::new(settings.raft, boot, settings.seed, clock.monotonic_ms);
         info!(
             "node {} started: epoch {}, {:?}, directory {}, log {}..{}",
@@ -324,6 +387,10 @@ impl Node {
             serving_snapshot: None,
             clock,
             reported_directories: BTreeMap::new(),
+            machine,
+            epoch_start: None,
+            last_controller_tick_ms: clock.monotonic_ms,
+            topic_ids: Prng::new(settings.seed ^ 0x746f_7069_635f_6964),
         })
     }
 
@@ -365,6 +432,13 @@ impl Node {
         }
         if let Some(oldest) = self.routes.values().map(|r| r.received_ms).min() {
             deadline = deadline.min(oldest + self.route_expiry_ms());
+        }
+        if self.machine.is_active() {
+            deadline = deadline.min(self.last_controller_tick_ms + CONTROLLER_TICK_INTERVAL_MS);
+        }
+        if self.machine.snapshot_in_progress() {
+            // One step per iteration until it is written.
+            deadline = deadline.min(self.clock.monotonic_ms);
         }
         deadline
     }
@@ -420,6 +494,21 @@ impl Node {
                     api_key as i16
                 ),
             });
+        }
+        if let Some(parsed) = controller_wire::request_from_wire(&request.body, version) {
+            let route = Route {
+                connection,
+                seq,
+                correlation_id,
+                api_key,
+                version,
+                received_ms: clock.monotonic_ms,
+            };
+            match parsed {
+                Ok(call) => self.handle_controller_request(route, request.body, call)?,
+                Err(response) => self.respond_to(&route, &response),
+            }
+            return Ok(RequestOutcome::Handled);
         }
         let response = match &request.body {
             RequestBody::ApiVersions(body) => ResponseBody::ApiVersions(api_versions(body)),
@@ -509,6 +598,7 @@ impl Node {
             debug!("idle NoOp not proposed: {refused:?}");
             self.last_leader_append_ms = now;
         }
+        self.controller_tick()?;
         let expiry = self.route_expiry_ms();
         let expired: Vec<(NodeId, u64)> = self
             .routes
@@ -585,6 +675,8 @@ impl Node {
             }
             self.execute(actions)?;
         }
+        self.sync_controller();
+        self.snapshot_step()?;
         self.log_role_change();
         Ok(())
     }
@@ -627,7 +719,7 @@ impl Node {
                 );
                 Ok(())
             }
-            Err(e) => Err(Fatal(e)),
+            Err(e) => Err(Fatal::Storage(e)),
         }
     }
 
@@ -787,6 +879,7 @@ impl Node {
                             panic!("a leader batch carries records, not {payload:?}")
                         }
                         LeaderBatchContent::LeaderChange(change) => {
+                            self.epoch_start = Some((epoch, base_offset));
                             let record = encode_leader_change(&self.leader_change_message(&change));
                             info!(
                                 "node {} is leader of epoch {epoch} (granted by {:?}); epoch starts at offset {base_offset}",
@@ -821,6 +914,13 @@ impl Node {
                     }
                 }
                 Action::Truncate { to_offset } => {
+                    assert!(
+                        to_offset >= self.machine.applied_end(),
+                        "truncating to {to_offset} below the applied offset {}: committed records never go",
+                        self.machine.applied_end()
+                    );
+                    // Only a follower truncates; a controller that was active here is not now.
+                    self.sync_controller();
                     warn!(
                         "truncating the log from {} to {to_offset}: a new leader's log diverged from ours there",
                         self.log.log_end_offset()
@@ -836,6 +936,16 @@ impl Node {
                         "the high watermark went back"
                     );
                     self.high_watermark = high_watermark;
+                    let released = self.machine.apply_committed(&self.log, high_watermark)?;
+                    for (waiter, reply) in released {
+                        let response = controller_wire::response_to_wire(
+                            &waiter.request,
+                            waiter.route.version,
+                            reply,
+                        );
+                        self.respond_to(&waiter.route, &response);
+                    }
+                    self.sync_controller();
                 }
                 Action::DeleteLogPrefix { before_offset } => {
                     self.log.delete_before(before_offset)?
@@ -871,6 +981,8 @@ impl Node {
                     );
                     self.log.truncate_fully_and_start_at(snapshot.end_offset)?;
                     self.serving_snapshot = None;
+                    self.sync_controller();
+                    self.machine.install_snapshot(id)?;
                     info!(
                         "installed snapshot {}-{} from the leader",
                         snapshot.end_offset, snapshot.epoch
@@ -879,6 +991,147 @@ impl Node {
             }
         }
         Ok(())
+    }
+
+    /// A request for the quorum controller: answered here unless it must wait for its records.
+    fn handle_controller_request(
+        &mut self,
+        route: Route,
+        request: RequestBody,
+        call: ControllerRequest,
+    ) -> Result<(), Fatal> {
+        self.sync_controller();
+        let now = self.clock.monotonic_ms;
+        let next_offset = self.log.log_end_offset();
+        let prng = &mut self.topic_ids;
+        let mut new_topic_id = || {
+            let mut bytes = [0u8; 16];
+            bytes[..8].copy_from_slice(&prng.next_u64().to_be_bytes());
+            bytes[8..].copy_from_slice(&prng.next_u64().to_be_bytes());
+            Uuid::from_bytes(bytes)
+        };
+        let handled = self
+            .machine
+            .handle(call, now, next_offset, &mut new_topic_id);
+        let waiter = Waiter { route, request };
+        match handled {
+            Handled::Reply(reply) => {
+                let response =
+                    controller_wire::response_to_wire(&waiter.request, route.version, reply);
+                self.respond_to(&route, &response);
+            }
+            Handled::NotController => self.refuse(&waiter, ErrorCode::NotController, None),
+            Handled::Propose {
+                records,
+                reply,
+                release_at,
+            } => {
+                if !records.is_empty() {
+                    match self.propose_records(records)? {
+                        Ok((base_offset, _)) => assert_eq!(
+                            base_offset, next_offset,
+                            "the controller's batch went to another offset than it was decided for"
+                        ),
+                        Err(refused) => {
+                            let (code, message) = refused_code(&refused);
+                            for dropped in self.machine.abandon(next_offset) {
+                                self.refuse(&dropped, ErrorCode::NotController, None);
+                            }
+                            self.refuse(&waiter, code, Some(message));
+                            return Ok(());
+                        }
+                    }
+                }
+                match release_at {
+                    Some(at) if at >= self.machine.applied_end() => {
+                        self.machine.wait(at, waiter, reply)
+                    }
+                    _ => {
+                        let response = controller_wire::response_to_wire(
+                            &waiter.request,
+                            route.version,
+                            reply,
+                        );
+                        self.respond_to(&route, &response);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The controller's housekeeping on the leader: fencing brokers whose session expired,
+    /// moving leadership off fenced brokers. A few batches at most per call.
+    fn controller_tick(&mut self) -> Result<(), Fatal> {
+        self.sync_controller();
+        let now = self.clock.monotonic_ms;
+        self.last_controller_tick_ms = now;
+        for _ in 0..CONTROLLER_TICK_BATCHES_MAX {
+            let next_offset = self.log.log_end_offset();
+            let Some(records) = self.machine.tick(now, next_offset) else {
+                break;
+            };
+            match self.propose_records(records)? {
+                Ok((base_offset, _)) => assert_eq!(base_offset, next_offset),
+                Err(refused) => {
+                    debug!("controller housekeeping not proposed: {refused:?}");
+                    for dropped in self.machine.abandon(next_offset) {
+                        self.refuse(&dropped, ErrorCode::NotController, None);
+                    }
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Activates or deactivates the controller to match Raft; replies that can no longer be
+    /// given are answered `NOT_CONTROLLER`.
+    fn sync_controller(&mut self) {
+        let leading = self.epoch_start.filter(|(epoch, _)| {
+            self.raft.role() == RoleName::Leader && *epoch == self.raft.epoch()
+        });
+        for waiter in self
+            .machine
+            .sync_leadership(leading, self.clock.monotonic_ms)
+        {
+            self.refuse(&waiter, ErrorCode::NotController, None);
+        }
+    }
+
+    /// Writes one step of a snapshot (starting one if due); when it completes, Raft learns of
+    /// it and may delete the log before it.
+    fn snapshot_step(&mut self) -> Result<(), Fatal> {
+        self.machine
+            .maybe_start_snapshot(self.clock.monotonic_ms, self.clock.wall_ms)?;
+        if let Some(id) = self.machine.snapshot_step()? {
+            let actions = self.raft.snapshot_written(
+                self.clock.monotonic_ms,
+                SnapshotId {
+                    end_offset: id.end_offset,
+                    epoch: id.epoch,
+                },
+            );
+            self.execute(actions)?;
+        }
+        Ok(())
+    }
+
+    /// Answers a controller request with `code` for everything it asked.
+    fn refuse(&mut self, waiter: &Waiter, code: ErrorCode, message: Option<&str>) {
+        let response =
+            controller_wire::error_response(&waiter.request, waiter.route.version, code, message);
+        self.respond_to(&waiter.route, &response);
+    }
+
+    fn respond_to(&mut self, route: &Route, response: &ResponseBody) {
+        self.respond(
+            route.connection,
+            route.seq,
+            route.correlation_id,
+            route.version,
+            response,
+        );
     }
 
     fn persist_election_state(&mut self, state: ElectionState) -> Result<(), Fatal> {
@@ -1193,6 +1446,24 @@ impl Node {
     }
 }
 
+/// The error a controller request gets when Raft refuses its batch.
+fn refused_code(refused: &crate::raft::ProposeError) -> (ErrorCode, &'static str) {
+    match refused {
+        crate::raft::ProposeError::NotLeader { .. } => (
+            ErrorCode::NotController,
+            "this controller is no longer the leader",
+        ),
+        crate::raft::ProposeError::Backpressure => (
+            ErrorCode::RequestTimedOut,
+            "the controller has too many uncommitted records; retry",
+        ),
+        crate::raft::ProposeError::TooLarge => (
+            ErrorCode::PolicyViolation,
+            "the operation's records do not fit one batch of this log (metadata.log.segment.bytes)",
+        ),
+    }
+}
+
 /// Logs what recovery did when the log was opened.
 fn report_recovery(log: &Log) {
     let report = log.recovery_report();
@@ -1254,12 +1525,22 @@ fn parse_batches(bytes: Vec<u8>, batch_bytes_max: u32) -> Result<Vec<Batch<Data>
 pub const SERVED_APIS: &[ApiKey] = &[
     ApiKey::Fetch,
     ApiKey::ApiVersions,
+    ApiKey::CreateTopics,
+    ApiKey::DeleteTopics,
+    ApiKey::DescribeConfigs,
+    ApiKey::AlterConfigs,
+    ApiKey::CreatePartitions,
+    ApiKey::IncrementalAlterConfigs,
     ApiKey::Vote,
     ApiKey::BeginQuorumEpoch,
     ApiKey::EndQuorumEpoch,
     ApiKey::DescribeQuorum,
+    ApiKey::AlterPartition,
     ApiKey::FetchSnapshot,
     ApiKey::DescribeCluster,
+    ApiKey::BrokerRegistration,
+    ApiKey::BrokerHeartbeat,
+    ApiKey::UnregisterBroker,
 ];
 
 /// Every API this node serves and the versions it supports.
@@ -1369,19 +1650,8 @@ mod tests {
     /// A request with every field at its default, for each API the codec knows and the node
     /// does not serve.
     fn unserved_requests() -> Vec<RequestBody> {
-        vec![
-            RequestBody::Metadata(MetadataRequest::default()),
-            RequestBody::CreateTopics(CreateTopicsRequest::default()),
-            RequestBody::DeleteTopics(DeleteTopicsRequest::default()),
-            RequestBody::DescribeConfigs(DescribeConfigsRequest::default()),
-            RequestBody::AlterConfigs(AlterConfigsRequest::default()),
-            RequestBody::CreatePartitions(CreatePartitionsRequest::default()),
-            RequestBody::IncrementalAlterConfigs(IncrementalAlterConfigsRequest::default()),
-            RequestBody::AlterPartition(AlterPartitionRequest::default()),
-            RequestBody::BrokerRegistration(BrokerRegistrationRequest::default()),
-            RequestBody::BrokerHeartbeat(BrokerHeartbeatRequest::default()),
-            RequestBody::UnregisterBroker(UnregisterBrokerRequest::default()),
-        ]
+        // Metadata is the brokers' API (Kafka's controllers do not serve it either).
+        vec![RequestBody::Metadata(MetadataRequest::default())]
     }
 
     #[test]
@@ -1399,7 +1669,10 @@ mod tests {
             .collect();
         assert_eq!(listed, served);
         let keys: Vec<i16> = listed.iter().map(|k| k.0).collect();
-        assert_eq!(keys, vec![1, 18, 52, 53, 54, 55, 59, 60]);
+        assert_eq!(
+            keys,
+            vec![1, 18, 19, 20, 32, 33, 37, 44, 52, 53, 54, 55, 56, 59, 60, 62, 63, 64]
+        );
         // The codec knows more APIs than the node serves; none of those is advertised.
         let unserved: Vec<ApiKey> = ApiKey::ALL
             .iter()
@@ -1478,7 +1751,47 @@ mod tests {
         let (correlation_id, response) = decode_response::<ApiVersionsResponse>(&body, 3).unwrap();
         assert_eq!(correlation_id, 7);
         let listed: Vec<i16> = response.api_keys.iter().map(|k| k.api_key).collect();
-        assert_eq!(listed, vec![1, 18, 52, 53, 54, 55, 59, 60]);
+        assert!(!listed.contains(&(ApiKey::Metadata as i16)), "{listed:?}");
+        assert_eq!(listed.len(), SERVED_APIS.len());
+        drop(node);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_controller_request_to_a_node_that_is_not_the_active_controller_gets_not_controller() {
+        let (mut node, dir) = test_node("not-controller");
+        let clock = Clock {
+            monotonic_ms: 10,
+            wall_ms: 1_763_700_000_010,
+        };
+        let request = RequestBody::CreateTopics(CreateTopicsRequest {
+            topics: vec![crate::protocol::messages::create_topics_request::CreatableTopic {
+                name: "orders".into(),
+                num_partitions: 3,
+                replication_factor: 1,
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+        let frame = frame_of(&request, 7, 41);
+        assert_eq!(
+            node.handle_request(clock, 1, 0, &frame).unwrap(),
+            RequestOutcome::Handled
+        );
+        let outputs = node.take_outputs();
+        let [Output::Respond { frame, .. }] = outputs.as_slice() else {
+            panic!("expected one response, got {outputs:?}")
+        };
+        let (correlation_id, response) =
+            decode_response::<crate::protocol::messages::CreateTopicsResponse>(&frame[4..], 7)
+                .unwrap();
+        assert_eq!(correlation_id, 41);
+        assert_eq!(response.topics.len(), 1);
+        assert_eq!(response.topics[0].name, "orders");
+        assert_eq!(
+            response.topics[0].error_code,
+            ErrorCode::NotController.code()
+        );
         drop(node);
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -67,7 +67,7 @@ impl fmt::Display for RunError {
         match self {
             RunError::DataDir(e) => write!(f, "{e}"),
             RunError::Network(e) => write!(f, "{e}"),
-            RunError::Fatal(e) => write!(f, "fatal storage error, stopping: {e}"),
+            RunError::Fatal(e) => write!(f, "fatal error, stopping: {e}"),
             RunError::Io(e) => write!(f, "event loop failed: {e}"),
         }
     }
@@ -125,7 +125,7 @@ pub fn run_node(config: &Config, expected_cluster_id: Option<&str>) -> Result<()
         event_loop::bind_listeners(&listen).map_err(|e| RunError::Network(e.to_string()))?;
     let seed = u64::from_be_bytes(
         crate::storage::meta_properties::random_uuid()
-            .map_err(|e| RunError::Fatal(Fatal(e)))?
+            .map_err(|e| RunError::Fatal(Fatal::Storage(e)))?
             .as_bytes()[..8]
             .try_into()
             .expect("8 bytes"),

@@ -222,8 +222,18 @@ impl SnapshotWriter {
             .map_err(|e| StorageError::io(&self.path, e))
     }
 
-    /// Appends one batch of records.
+    /// Appends one batch of data records.
     pub fn append(&mut self, timestamp_ms: i64, records: &[&[u8]]) -> Result<()> {
+        self.append_batch(timestamp_ms, false, records)
+    }
+
+    /// Appends one batch of control records (the snapshot's header and footer records, which
+    /// Kafka keeps in control batches too).
+    pub fn append_control(&mut self, timestamp_ms: i64, records: &[&[u8]]) -> Result<()> {
+        self.append_batch(timestamp_ms, true, records)
+    }
+
+    fn append_batch(&mut self, timestamp_ms: i64, control: bool, records: &[&[u8]]) -> Result<()> {
         if records.is_empty() || records.len() as u64 > u64::from(BATCH_RECORDS_MAX) {
             return Err(StorageError::invalid_argument(format!(
                 "{} records in one snapshot batch",
@@ -244,7 +254,7 @@ impl SnapshotWriter {
             leader_epoch: self.id.epoch,
             first_timestamp_ms: timestamp_ms,
             max_timestamp_ms: timestamp_ms,
-            control: false,
+            control,
         };
         let mut scratch = std::mem::take(&mut self.scratch);
         scratch.clear();
@@ -255,6 +265,18 @@ impl SnapshotWriter {
         self.body_bytes += size;
         self.next_offset += records.len() as u64;
         Ok(())
+    }
+
+    /// Gives up on the snapshot: its partial file is removed (a leftover would be removed at
+    /// the next start anyway, as every `.part` file is).
+    pub fn abort(self) -> Result<()> {
+        drop(self.out);
+        std::fs::remove_file(&self.path).map_err(|e| StorageError::io(&self.path, e))
+    }
+
+    /// The snapshot being written.
+    pub fn id(&self) -> SnapshotId {
+        self.id
     }
 
     /// Writes the footer and makes the snapshot durable under its final name.

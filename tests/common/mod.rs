@@ -11,12 +11,16 @@
 //! to one node (a follower answers with its own leader, epoch and high watermark), and
 //! [`Cluster::describe`] / [`Cluster::describe_cli`] ask the way `keel quorum describe` does.
 //!
+//! [`brokers`] talks to the quorum controller as brokers and admin clients do.
+//!
 //! Cleanup: dropping a `Cluster` kills every process it started and removes its directory,
 //! also when the test panics, in which case it first prints the tail of every node's log. A
 //! watchdog thread bounds the whole test: past `Settings::test_timeout` it kills the nodes and,
 //! if the test still does not finish, aborts the test process.
 
 #![allow(dead_code)]
+
+pub mod brokers;
 
 use std::fs::{self, OpenOptions};
 use std::io::{Read, Write};
@@ -57,6 +61,9 @@ pub struct Settings {
     pub extra: Vec<(String, String)>,
     /// Hard bound of the whole test (the watchdog).
     pub test_timeout: Duration,
+    /// Directories to hold the nodes' data directories, one per node in id order (for
+    /// example one disk each); empty: under the cluster's root.
+    pub data_roots: Vec<PathBuf>,
 }
 
 impl Settings {
@@ -70,6 +77,7 @@ impl Settings {
             segment_bytes: 1 << 20,
             extra: Vec::new(),
             test_timeout: Duration::from_secs(90),
+            data_roots: Vec::new(),
         }
     }
 
@@ -330,16 +338,26 @@ impl Cluster {
         };
         let cluster_id = random_id();
         let initial_directory_ids = (1..=n).map(|_| random_id()).collect();
+        assert!(
+            settings.data_roots.is_empty() || settings.data_roots.len() >= n as usize,
+            "one data root per node"
+        );
         let nodes = (1..=n)
             .map(|id| NodeFiles {
                 id,
                 port: 0,
                 config: root.join(format!("node{id}.properties")),
-                data_dir: root.join(format!("node{id}-data")),
+                data_dir: match settings.data_roots.get(id as usize - 1) {
+                    Some(data_root) => data_root.join(format!("{name}-node{id}-data")),
+                    None => root.join(format!("node{id}-data")),
+                },
                 log: root.join(format!("node{id}.log")),
                 starts: 0,
             })
-            .collect();
+            .collect::<Vec<NodeFiles>>();
+        for node in &nodes {
+            let _ = fs::remove_dir_all(&node.data_dir);
+        }
         let live: Live = Arc::new(Mutex::new(Vec::new()));
         let (stop, stopped) = mpsc::channel::<()>();
         let watchdog_live = Arc::clone(&live);
@@ -951,6 +969,9 @@ impl Drop for Cluster {
             let _ = watchdog.join();
         }
         if std::env::var_os("KEEL_TEST_KEEP").is_none() {
+            for node in &self.nodes {
+                let _ = fs::remove_dir_all(&node.data_dir);
+            }
             let _ = fs::remove_dir_all(&self.root);
         }
     }
