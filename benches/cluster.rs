@@ -599,7 +599,12 @@ fn main() {
     let mut settings = Settings::kafka_defaults().with("broker.session.timeout.ms", 600_000);
     settings.segment_bytes = SEGMENT_BYTES_DEFAULT;
     settings.test_timeout = Duration::from_secs(30 * 60);
-    settings.data_roots = args.dirs.clone();
+    // A real disk: the temp dir (the harness's own default is /dev/shm, which never syncs).
+    settings.data_roots = if args.dirs.is_empty() {
+        vec![std::env::temp_dir(); 3]
+    } else {
+        args.dirs.clone()
+    };
     let cluster = Cluster::start("bench-cluster", 3, settings);
     let mut connection = ControllerConnection::new(&cluster);
     let brokers: Vec<SimBroker> = (1..=BROKERS)
@@ -611,7 +616,7 @@ fn main() {
     println!(
         "keel: 3 controllers, data on {}; controller node {leader}",
         if args.dirs.is_empty() {
-            "the temp dir".to_string()
+            format!("{} (the temp dir)", std::env::temp_dir().display())
         } else {
             format!("{:?}", args.dirs)
         }

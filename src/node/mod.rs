@@ -273,6 +273,19 @@ pub struct Node {
     last_controller_tick_ms: u64,
     /// Topic ids for new topics (seeded from the OS at start).
     topic_ids: Prng,
+    /// The controller's records of this iteration, proposed as one batch at its end (or when
+    /// full): one append, one batch for the followers to fetch, however many requests the
+    /// iteration read. Each request's records stay together in it, so it stays atomic.
+    staged: Option<StagedBatch>,
+}
+
+/// Controller records waiting to be proposed as one batch at `base_offset`.
+#[derive(Debug)]
+struct StagedBatch {
+    base_offset: u64,
+    records: Vec<Vec<u8>>,
+    /// Encoded size of the batch so far, header included.
+    batch_bytes: u64,
 }
 
 impl Node {
@@ -391,6 +404,7 @@ impl Node {
             epoch_start: None,
             last_controller_tick_ms: clock.monotonic_ms,
             topic_ids: Prng::new(settings.seed ^ 0x746f_7069_635f_6964),
+            staged: None,
         })
     }
 
@@ -631,6 +645,16 @@ impl Node {
         &mut self,
         records: Vec<Vec<u8>>,
     ) -> Result<Result<(u64, u64), crate::raft::ProposeError>, Fatal> {
+        if let Err(refused) = self.propose_staged()? {
+            return Ok(Err(refused));
+        }
+        self.propose_now(records)
+    }
+
+    fn propose_now(
+        &mut self,
+        records: Vec<Vec<u8>>,
+    ) -> Result<Result<(u64, u64), crate::raft::ProposeError>, Fatal> {
         let count = records.len() as u32;
         let size = crate::storage::batch::encoded_batch_bytes(
             &records.iter().map(Vec::as_slice).collect::<Vec<_>>(),
@@ -656,6 +680,8 @@ impl Node {
     /// it and releases what waited for it. Called once at the end of each loop iteration.
     pub fn end_of_iteration(&mut self, clock: Clock) -> Result<(), Fatal> {
         self.clock = clock;
+        // Refusals were answered where they happened.
+        let _ = self.propose_staged()?;
         // A flush's consequences can ask for another flush (rarely): do it in the same
         // iteration, but never loop forever.
         for _ in 0..2 {
@@ -1002,7 +1028,7 @@ impl Node {
     ) -> Result<(), Fatal> {
         self.sync_controller();
         let now = self.clock.monotonic_ms;
-        let next_offset = self.log.log_end_offset();
+        let next_offset = self.next_controller_offset();
         let prng = &mut self.topic_ids;
         let mut new_topic_id = || {
             let mut bytes = [0u8; 16];
@@ -1026,21 +1052,12 @@ impl Node {
                 reply,
                 release_at,
             } => {
-                if !records.is_empty() {
-                    match self.propose_records(records)? {
-                        Ok((base_offset, _)) => assert_eq!(
-                            base_offset, next_offset,
-                            "the controller's batch went to another offset than it was decided for"
-                        ),
-                        Err(refused) => {
-                            let (code, message) = refused_code(&refused);
-                            for dropped in self.machine.abandon(next_offset) {
-                                self.refuse(&dropped, ErrorCode::NotController, None);
-                            }
-                            self.refuse(&waiter, code, Some(message));
-                            return Ok(());
-                        }
-                    }
+                if !records.is_empty()
+                    && let Err(refused) = self.stage(next_offset, records)?
+                {
+                    let (code, message) = refused_code(&refused);
+                    self.refuse(&waiter, code, Some(message));
+                    return Ok(());
                 }
                 match release_at {
                     Some(at) if at >= self.machine.applied_end() => {
@@ -1067,22 +1084,80 @@ impl Node {
         let now = self.clock.monotonic_ms;
         self.last_controller_tick_ms = now;
         for _ in 0..CONTROLLER_TICK_BATCHES_MAX {
-            let next_offset = self.log.log_end_offset();
+            let next_offset = self.next_controller_offset();
             let Some(records) = self.machine.tick(now, next_offset) else {
                 break;
             };
-            match self.propose_records(records)? {
-                Ok((base_offset, _)) => assert_eq!(base_offset, next_offset),
-                Err(refused) => {
-                    debug!("controller housekeeping not proposed: {refused:?}");
-                    for dropped in self.machine.abandon(next_offset) {
-                        self.refuse(&dropped, ErrorCode::NotController, None);
-                    }
-                    break;
-                }
+            if let Err(refused) = self.stage(next_offset, records)? {
+                debug!("controller housekeeping not proposed: {refused:?}");
+                break;
             }
         }
         Ok(())
+    }
+
+    /// Where the controller's next records go: after the log and what is staged.
+    fn next_controller_offset(&self) -> u64 {
+        self.log.log_end_offset() + self.staged.as_ref().map_or(0, |s| s.records.len() as u64)
+    }
+
+    /// Adds one operation's records (decided for `base_offset`) to this iteration's batch,
+    /// proposing the batch first if they would not fit in it.
+    fn stage(
+        &mut self,
+        base_offset: u64,
+        records: Vec<Vec<u8>>,
+    ) -> Result<Result<(), crate::raft::ProposeError>, Fatal> {
+        assert_eq!(base_offset, self.next_controller_offset());
+        let added_bytes: u64 = records
+            .iter()
+            .map(|r| (crate::storage::batch::RECORD_LENGTH_BYTES + r.len()) as u64)
+            .sum();
+        let fits = |staged: &StagedBatch, limit: u32| {
+            staged.records.len() + records.len() <= crate::constants::BATCH_RECORDS_MAX as usize
+                && staged.batch_bytes + added_bytes <= u64::from(limit)
+        };
+        let limit = self.log.config().batch_bytes_max;
+        if self
+            .staged
+            .as_ref()
+            .is_some_and(|staged| !fits(staged, limit))
+            && let Err(refused) = self.propose_staged()?
+        {
+            return Ok(Err(refused));
+        }
+        let staged = self.staged.get_or_insert_with(|| StagedBatch {
+            base_offset,
+            records: Vec::new(),
+            batch_bytes: crate::storage::batch::BATCH_HEADER_BYTES as u64,
+        });
+        staged.batch_bytes += added_bytes;
+        staged.records.extend(records);
+        Ok(Ok(()))
+    }
+
+    /// Proposes the staged batch. If Raft refuses it, the controller forgets its records and
+    /// every reply decided on them is refused.
+    fn propose_staged(&mut self) -> Result<Result<(), crate::raft::ProposeError>, Fatal> {
+        let Some(staged) = self.staged.take() else {
+            return Ok(Ok(()));
+        };
+        match self.propose_now(staged.records)? {
+            Ok((base_offset, _)) => {
+                assert_eq!(
+                    base_offset, staged.base_offset,
+                    "the controller's records went to another offset than they were decided for"
+                );
+                Ok(Ok(()))
+            }
+            Err(refused) => {
+                let (code, message) = refused_code(&refused);
+                for dropped in self.machine.abandon(staged.base_offset) {
+                    self.refuse(&dropped, code, Some(message));
+                }
+                Ok(Err(refused))
+            }
+        }
     }
 
     /// Activates or deactivates the controller to match Raft; replies that can no longer be
@@ -1096,6 +1171,10 @@ impl Node {
             .sync_leadership(leading, self.clock.monotonic_ms)
         {
             self.refuse(&waiter, ErrorCode::NotController, None);
+        }
+        if !self.machine.is_active() {
+            // Decided by a controller that is gone: never proposed.
+            self.staged = None;
         }
     }
 
@@ -1671,7 +1750,9 @@ mod tests {
         let keys: Vec<i16> = listed.iter().map(|k| k.0).collect();
         assert_eq!(
             keys,
-            vec![1, 18, 19, 20, 32, 33, 37, 44, 52, 53, 54, 55, 56, 59, 60, 62, 63, 64]
+            vec![
+                1, 18, 19, 20, 32, 33, 37, 44, 52, 53, 54, 55, 56, 59, 60, 62, 63, 64
+            ]
         );
         // The codec knows more APIs than the node serves; none of those is advertised.
         let unserved: Vec<ApiKey> = ApiKey::ALL
@@ -1765,12 +1846,14 @@ mod tests {
             wall_ms: 1_763_700_000_010,
         };
         let request = RequestBody::CreateTopics(CreateTopicsRequest {
-            topics: vec![crate::protocol::messages::create_topics_request::CreatableTopic {
-                name: "orders".into(),
-                num_partitions: 3,
-                replication_factor: 1,
-                ..Default::default()
-            }],
+            topics: vec![
+                crate::protocol::messages::create_topics_request::CreatableTopic {
+                    name: "orders".into(),
+                    num_partitions: 3,
+                    replication_factor: 1,
+                    ..Default::default()
+                },
+            ],
             ..Default::default()
         });
         let frame = frame_of(&request, 7, 41);
