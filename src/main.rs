@@ -2,7 +2,8 @@
 //!
 //! Exit status: 0 success; 1 other failures; 2 bad usage or configuration (nothing touched on
 //! disk); 3 data directory (not formatted, wrong node or cluster id, locked); 4 network (an
-//! address that does not resolve, a port that cannot be bound); 5 fatal storage error.
+//! address that does not resolve, a port that cannot be bound); 5 fatal error (storage, or a
+//! committed record or snapshot that cannot be applied).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
