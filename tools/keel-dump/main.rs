@@ -9,11 +9,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use keel::dump::files::{self, discover};
-use keel::dump::{log, stats, verify};
+use keel::dump::{log, snapshot, stats, verify};
 use keel::storage::epochs::{EPOCH_CHECKPOINT_FILE, EpochHistory};
 use keel::storage::meta_properties::{META_PROPERTIES_FILE, MetaProperties};
 use keel::storage::quorum_state::{QUORUM_STATE_FILE, QuorumState};
-use keel::storage::snapshot::{SnapshotId, validate_snapshot};
+use keel::storage::snapshot::SnapshotId;
 
 /// Inspect and verify the segments, indexes, snapshots and quorum state of a keel node. Opens
 /// files read-only; safe on the directory of a running node.
@@ -42,6 +42,9 @@ enum Command {
         /// One JSON object per line instead of text.
         #[arg(long)]
         json: bool,
+        /// Under each batch, every record decoded: offset, type, version and fields.
+        #[arg(long)]
+        records: bool,
     },
     /// Check everything: every CRC, offset continuity within and across segments, epochs never
     /// decreasing, index entries, snapshots (header, batches, footer, CRC) and that snapshot and
@@ -53,10 +56,19 @@ enum Command {
         /// A data directory or its partition directory.
         path: PathBuf,
     },
-    /// A snapshot file: its header (end offset, epoch), footer and CRC check, and its batches.
+    /// A snapshot file: its header (end offset, epoch), footer and CRC check, its batches, and
+    /// its records counted by type. Exits 1 when the file is invalid or holds a record keel
+    /// cannot read.
     Snapshot {
         /// A `<end offset>-<epoch>.checkpoint` file.
         file: PathBuf,
+        /// One JSON object per line instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Under each batch, every record decoded: its index in the snapshot, type, version
+        /// and fields.
+        #[arg(long)]
+        records: bool,
     },
     /// The election state (epoch, vote, leader), the directory's identity (meta.properties),
     /// the pinned directory ids of the other voters and the epoch history.
@@ -87,16 +99,19 @@ fn main() -> ExitCode {
             from,
             to,
             json,
+            records,
         } => {
             let options = log::LogOptions {
                 from_offset: from,
                 to_offset: to,
                 json,
+                records,
+                ..log::LogOptions::default()
             };
             let mut code = ExitCode::SUCCESS;
             for path in &paths {
                 let result =
-                    discover(path).and_then(|layout| log::list(&layout, &options, &mut out, None));
+                    discover(path).and_then(|layout| log::list(&layout, &options, &mut out));
                 match result {
                     Ok(listed) if !json => {
                         let _ = writeln!(
@@ -147,10 +162,18 @@ fn main() -> ExitCode {
                 }
             }
         },
-        Command::Snapshot { file } => snapshot(&file, &mut out),
+        Command::Snapshot {
+            file,
+            json,
+            records,
+        } => snapshot(
+            &file,
+            &keel::dump::snapshot::SnapshotOptions { json, records },
+            &mut out,
+        ),
         Command::QuorumState { path } => quorum_state(&path, &mut out),
         Command::Stats { path } => {
-            match discover(&path).and_then(|layout| stats::collect(&layout, None)) {
+            match discover(&path).and_then(|layout| stats::collect(&layout)) {
                 Ok(stats) => {
                     let _ = write!(out, "{}", stats.text());
                     ExitCode::SUCCESS
@@ -163,7 +186,7 @@ fn main() -> ExitCode {
     code
 }
 
-fn snapshot(file: &Path, out: &mut dyn Write) -> ExitCode {
+fn snapshot(file: &Path, options: &snapshot::SnapshotOptions, out: &mut dyn Write) -> ExitCode {
     let name = file
         .file_name()
         .and_then(|n| n.to_str())
@@ -174,57 +197,10 @@ fn snapshot(file: &Path, out: &mut dyn Write) -> ExitCode {
             file.display()
         ));
     };
-    let bytes = match files::read_snapshot(file) {
-        Ok(bytes) => bytes,
-        Err(e) => return fail(format!("{}: {e}", file.display())),
-    };
-    let _ = writeln!(
-        out,
-        "snapshot {}: end offset {}, epoch {}, {} bytes",
-        file.display(),
-        id.end_offset,
-        id.epoch,
-        bytes.len()
-    );
-    match validate_snapshot(&bytes, id) {
-        Ok(body) => {
-            let _ = writeln!(
-                out,
-                "header, batches, footer and file CRC: ok ({} bytes of batches)",
-                body.len()
-            );
-            let mut batches = 0u64;
-            let mut records = 0u64;
-            let mut at = body.start;
-            while at < body.end {
-                let Ok(batch) = keel::storage::batch::decode_batch(
-                    &bytes[at..body.end],
-                    keel::constants::BATCH_BYTES_MAX,
-                ) else {
-                    break;
-                };
-                let h = batch.header;
-                let _ = writeln!(
-                    out,
-                    "offsets {}..{} epoch {} records {} position {at} bytes {} {}",
-                    h.base_offset,
-                    h.last_offset(),
-                    h.leader_epoch,
-                    h.record_count,
-                    h.batch_bytes,
-                    if h.is_control() { "control" } else { "data" }
-                );
-                batches += 1;
-                records += u64::from(h.record_count);
-                at += h.batch_bytes as usize;
-            }
-            let _ = writeln!(out, "# {batches} batches, {records} records");
-            ExitCode::SUCCESS
-        }
-        Err(reason) => {
-            let _ = writeln!(out, "INVALID: {reason}");
-            ExitCode::from(1)
-        }
+    match snapshot::describe(file, id, options, out) {
+        Ok(described) if described.valid && described.unreadable_records == 0 => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::from(1),
+        Err(e) => fail(format!("{}: {e}", file.display())),
     }
 }
 
