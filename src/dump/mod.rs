@@ -16,9 +16,11 @@
 //! - [`log`]: one line (or JSON object) per batch, and per record.
 //! - [`verify`]: every check, every problem with file, byte position and offsets.
 //! - [`stats`]: counts by record type, epoch and batch size.
+//! - [`image`]: the metadata image as of an offset, from a snapshot and the log.
 //! - [`text`]: timestamps and JSON strings.
 
 pub mod files;
+pub mod image;
 pub mod log;
 pub mod records;
 pub mod snapshot;

@@ -167,7 +167,7 @@ pub fn verify_with(layout: &Layout, read: ReadConfig) -> Report {
             .map_err(|e| e.to_string())
             .and_then(|b| EpochHistory::decode(&b))
         {
-            Ok(stored) if stored.entries() != epochs.entries() => report.problem(
+            Ok(stored) if !epochs.matches_checkpoint(&stored) => report.problem(
                 Kind::Rebuildable,
                 &checkpoint,
                 None,

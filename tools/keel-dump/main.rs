@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use keel::dump::files::{self, discover};
-use keel::dump::{log, snapshot, stats, verify};
+use keel::dump::{image, log, snapshot, stats, verify};
 use keel::storage::epochs::{EPOCH_CHECKPOINT_FILE, EpochHistory};
 use keel::storage::meta_properties::{META_PROPERTIES_FILE, MetaProperties};
 use keel::storage::quorum_state::{QUORUM_STATE_FILE, QuorumState};
@@ -69,6 +69,24 @@ enum Command {
         /// and fields.
         #[arg(long)]
         records: bool,
+    },
+    /// The metadata as it was at an offset: brokers (id, epoch, fenced or not, listeners,
+    /// rack), topics with their partitions (replicas, ISR, leader, leader epoch, partition
+    /// epoch), configs and feature levels. Rebuilt like a node rebuilds it: the newest valid
+    /// snapshot at or below the offset, then the log's records after it, applied in order. The
+    /// files do not record the high watermark, so the newest records may not be committed yet;
+    /// the output says which offset the image is at. A record that does not decode or apply
+    /// stops the replay: the image is shown as of the record before it, the error names the
+    /// offset, and the exit status is 1.
+    Image {
+        /// A data directory or its partition directory.
+        path: PathBuf,
+        /// The offset to stop at (included); default: the end of the log.
+        #[arg(long)]
+        at: Option<u64>,
+        /// One JSON document instead of text.
+        #[arg(long)]
+        json: bool,
     },
     /// The election state (epoch, vote, leader), the directory's identity (meta.properties),
     /// the pinned directory ids of the other voters and the epoch history.
@@ -171,6 +189,7 @@ fn main() -> ExitCode {
             &keel::dump::snapshot::SnapshotOptions { json, records },
             &mut out,
         ),
+        Command::Image { path, at, json } => image(&path, at, json, &mut out),
         Command::QuorumState { path } => quorum_state(&path, &mut out),
         Command::Stats { path } => {
             match discover(&path).and_then(|layout| stats::collect(&layout)) {
@@ -201,6 +220,26 @@ fn snapshot(file: &Path, options: &snapshot::SnapshotOptions, out: &mut dyn Writ
         Ok(described) if described.valid && described.unreadable_records == 0 => ExitCode::SUCCESS,
         Ok(_) => ExitCode::from(1),
         Err(e) => fail(format!("{}: {e}", file.display())),
+    }
+}
+
+fn image(path: &Path, at: Option<u64>, json: bool, out: &mut dyn Write) -> ExitCode {
+    let built = discover(path)
+        .and_then(|layout| image::build(&layout, at, keel::dump::stream::ReadConfig::default()));
+    let built = match built {
+        Ok(Ok(built)) => built,
+        Ok(Err(reason)) => return fail(format!("{}: {reason}", path.display())),
+        Err(e) => return fail(format!("{}: {e}", path.display())),
+    };
+    let written = if json {
+        image::write_json(&built, out)
+    } else {
+        image::write_text(&built, out)
+    };
+    match written {
+        Err(e) => fail(e),
+        Ok(()) if built.error.is_some() => ExitCode::from(1),
+        Ok(()) => ExitCode::SUCCESS,
     }
 }
 
