@@ -942,3 +942,48 @@ fn json_output_is_json() {
         assert_json(line, "snapshot --json --records");
     }
 }
+
+#[test]
+fn a_snapshot_record_keel_cannot_read_is_a_problem() {
+    let dir = std::env::temp_dir().join(format!("keel-dump-bad-snapshot-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let partition = dir.join(METADATA_PARTITION_DIR);
+    std::fs::create_dir_all(&partition).unwrap();
+    let id = SnapshotId {
+        end_offset: 3,
+        epoch: 1,
+    };
+    let mut writer = SnapshotWriter::create(&partition, id).unwrap();
+    writer
+        .append(
+            0,
+            &[&encode_no_op(), &[0x01, 0x63, 0x00, 0x00], &encode_no_op()],
+        )
+        .unwrap();
+    writer.finish().unwrap();
+    let run = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_keel-dump"))
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8(output.stdout).unwrap(),
+        )
+    };
+    let (code, output) = run(&["verify", partition.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{output}");
+    assert!(
+        output.contains("snapshot record 1: unknown metadata record type 99 version 0"),
+        "{output}"
+    );
+    let file = partition.join(id.file_name());
+    let (code, output) = run(&["snapshot", "--records", file.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{output}");
+    assert!(
+        output.contains("  offset 1 ERROR unknown metadata record type 99"),
+        "{output}"
+    );
+    assert!(output.contains("1 unreadable record(s)"), "{output}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

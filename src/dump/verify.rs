@@ -18,7 +18,6 @@ use std::path::{Path, PathBuf};
 use byteorder::{BigEndian, ByteOrder};
 
 use crate::constants::{DUMP_RECORD_PROBLEMS_MAX, SEGMENT_BYTES_MAX};
-use crate::metadata::record::RecordError;
 use crate::storage::batch::ScanItem;
 use crate::storage::epochs::{EPOCH_CHECKPOINT_FILE, EpochHistory};
 use crate::storage::meta_properties::{META_PROPERTIES_FILE, MetaProperties};
@@ -158,7 +157,8 @@ pub fn verify_with(layout: &Layout, read: ReadConfig) -> Report {
     {
         report.problem(Kind::BadFile, &quorum_state, None, None, reason);
     }
-    let epochs = verify_segments(layout, live, read, &mut report);
+    let mut unreadable = UnreadableRecords::default();
+    let epochs = verify_segments(layout, live, read, &mut unreadable, &mut report);
     let checkpoint = layout.partition_dir.join(EPOCH_CHECKPOINT_FILE);
     // After corruption the scan stopped early, so its epochs cannot judge the checkpoint.
     let log_intact = !report.problems.iter().any(|p| p.kind == Kind::Corruption);
@@ -178,7 +178,8 @@ pub fn verify_with(layout: &Layout, read: ReadConfig) -> Report {
             Err(reason) => report.problem(Kind::Rebuildable, &checkpoint, None, None, reason),
         }
     }
-    verify_snapshots(layout, &mut report);
+    verify_snapshots(layout, &mut unreadable, &mut report);
+    unreadable.finish(&mut report);
     report
 }
 
@@ -186,12 +187,12 @@ fn verify_segments(
     layout: &Layout,
     live: bool,
     read: ReadConfig,
+    unreadable: &mut UnreadableRecords,
     report: &mut Report,
 ) -> EpochHistory {
     let mut epochs = EpochHistory::new();
     let mut expected_base: Option<u64> = None;
     let count = layout.segments.len();
-    let mut unreadable = UnreadableRecords::default();
     for (i, (base, path)) in layout.segments.iter().enumerate() {
         report.segments += 1;
         let is_last = i + 1 == count;
@@ -281,7 +282,7 @@ fn verify_segments(
                 index.batch(h.base_offset - base, position);
                 for (offset, record) in (h.base_offset..).zip(batch.records()) {
                     if let Err(error) = records::decode(h.is_control(), record) {
-                        unreadable.add(report, path, position, offset, &error);
+                        unreadable.add(report, path, position, Some(offset), &error);
                     }
                 }
             }
@@ -344,7 +345,6 @@ fn verify_segments(
         index.finish(batches, report);
         expected_base = Some(next_offset);
     }
-    unreadable.finish(report);
     epochs
 }
 
@@ -376,8 +376,8 @@ impl UnreadableRecords {
         report: &mut Report,
         path: &Path,
         batch_position: u64,
-        offset: u64,
-        error: &RecordError,
+        offset: Option<u64>,
+        error: &dyn fmt::Display,
     ) {
         if self.listed < DUMP_RECORD_PROBLEMS_MAX {
             self.listed += 1;
@@ -385,7 +385,7 @@ impl UnreadableRecords {
                 Kind::UnreadableRecord,
                 path,
                 Some(batch_position),
-                Some(offset),
+                offset,
                 format!("{error} (in the batch at this position)"),
             );
         } else {
@@ -516,12 +516,48 @@ impl IndexCheck {
     }
 }
 
-fn verify_snapshots(layout: &Layout, report: &mut Report) {
+/// Every record of a valid snapshot must decode: a node loading it would stop at one that does
+/// not. Records are named by their index in the snapshot.
+fn snapshot_records(
+    snapshot: &SnapshotFile,
+    path: &Path,
+    unreadable: &mut UnreadableRecords,
+    report: &mut Report,
+) -> std::io::Result<()> {
+    let mut scanner = snapshot.batches();
+    while let Some(item) = scanner.next_item()? {
+        let ScanItem::Batch { position, batch } = item else {
+            continue;
+        };
+        let h = batch.header;
+        for (index, record) in (h.base_offset..).zip(batch.records()) {
+            if let Err(error) = records::decode(h.is_control(), record) {
+                let message = format!("snapshot record {index}: {error}");
+                let position = snapshot.body.start + position as u64;
+                unreadable.add(report, path, position, None, &message);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn verify_snapshots(layout: &Layout, unreadable: &mut UnreadableRecords, report: &mut Report) {
     let mut newest_valid = None;
     for (id, path) in &layout.snapshots {
         report.snapshots += 1;
         match SnapshotFile::open(path, *id) {
-            Ok(Ok(_)) => newest_valid = Some(*id),
+            Ok(Ok(snapshot)) => {
+                newest_valid = Some(*id);
+                if let Err(e) = snapshot_records(&snapshot, path, unreadable, report) {
+                    report.problem(
+                        Kind::Corruption,
+                        path,
+                        None,
+                        Some(id.end_offset),
+                        format!("cannot read: {e}"),
+                    );
+                }
+            }
             Ok(Err(reason)) => {
                 report.problem(Kind::Corruption, path, None, Some(id.end_offset), reason)
             }
