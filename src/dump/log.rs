@@ -98,6 +98,7 @@ pub fn list(layout: &Layout, options: &LogOptions, out: &mut dyn Write) -> io::R
             out: &mut *out,
             listed: &mut listed,
             names: &mut names,
+            lines: String::new(),
         };
         lister.segment(&file)?;
     }
@@ -110,6 +111,7 @@ struct Lister<'a> {
     out: &'a mut dyn Write,
     listed: &'a mut Listed,
     names: &'a mut TopicNames,
+    lines: String,
 }
 
 impl Lister<'_> {
@@ -201,6 +203,9 @@ impl Lister<'_> {
             )?;
         }
         if options.records {
+            // One buffer for the batch's lines: a listing formats millions of records.
+            let mut lines = std::mem::take(&mut self.lines);
+            lines.clear();
             for (offset, record) in (h.base_offset..).zip(batch.records()) {
                 let decoded = records::decode(h.is_control(), record);
                 match &decoded {
@@ -208,13 +213,15 @@ impl Lister<'_> {
                     Ok(Decoded::Control(..)) => {}
                     Err(_) => self.listed.unreadable_records += 1,
                 }
-                let line = if options.json {
-                    records::record_json(offset, &decoded, self.names)
+                if options.json {
+                    records::write_record_json(&mut lines, offset, &decoded, self.names);
                 } else {
-                    records::record_line(offset, &decoded, self.names)
-                };
-                writeln!(self.out, "{line}")?;
+                    records::write_record_line(&mut lines, offset, &decoded, self.names);
+                }
             }
+            let written = self.out.write_all(lines.as_bytes());
+            self.lines = lines;
+            written?;
         }
         Ok(())
     }

@@ -23,7 +23,7 @@ use crate::protocol::messages::{
 use crate::protocol::primitives::RawTaggedField;
 use crate::protocol::{Message, Uuid};
 
-use super::text::{json_string, timestamp};
+use super::text::{timestamp, write_json_string};
 
 /// A decoded record of a data or a control batch, with the version it was written at.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,6 +57,20 @@ pub fn decode(control: bool, bytes: &[u8]) -> Result<Decoded, RecordError> {
         decode_control(bytes).map(|record| Decoded::Control(record, version))
     } else {
         MetadataRecord::decode_versioned(bytes).map(|(record, v)| Decoded::Metadata(record, v))
+    }
+}
+
+/// The schema name of a record that decodes, as a node would decode it; without moving the
+/// decoded record around (verify and stats decode every record and keep none).
+pub fn decoded_name(control: bool, bytes: &[u8]) -> Result<&'static str, RecordError> {
+    if control {
+        decode_control(bytes).map(|record| match record {
+            ControlRecord::LeaderChange(_) => LeaderChangeMessage::NAME,
+            ControlRecord::SnapshotHeader(_) => SnapshotHeaderRecord::NAME,
+            ControlRecord::SnapshotFooter(_) => SnapshotFooterRecord::NAME,
+        })
+    } else {
+        MetadataRecord::decode(bytes).map(|record| record.name())
     }
 }
 
@@ -104,37 +118,40 @@ impl TopicNames {
     }
 }
 
-/// One field's value.
+/// One field's value, borrowed from the record where it can be (a listing decodes millions
+/// of records; copying each field would cost more than decoding it).
 #[derive(Debug, Clone, PartialEq)]
-pub enum Value {
+pub enum Value<'a> {
     Int(i64),
-    Str(String),
+    Str(&'a str),
+    /// A string made for the listing (e.g. `topic:orders`).
+    Text(String),
     Bool(bool),
     Null,
-    Ints(Vec<i32>),
+    Ints(&'a [i32]),
     Uuid(Uuid),
-    Uuids(Vec<Uuid>),
+    Uuids(&'a [Uuid]),
     /// Milliseconds since the Unix epoch: ISO 8601 in text, the number in JSON.
     Time(i64),
     /// Structures: `text` in text, their fields as JSON objects.
-    Structs(Vec<Struct>),
+    Structs(Vec<Struct<'a>>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Struct {
+pub struct Struct<'a> {
     pub text: String,
-    pub fields: Vec<Field>,
+    pub fields: Vec<Field<'a>>,
 }
 
 /// A named value; `text: false` fields appear in JSON only (a topic id next to its name).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Field {
+pub struct Field<'a> {
     pub key: &'static str,
-    pub value: Value,
+    pub value: Value<'a>,
     pub text: bool,
 }
 
-fn field(key: &'static str, value: Value) -> Field {
+fn field<'a>(key: &'static str, value: Value<'a>) -> Field<'a> {
     Field {
         key,
         value,
@@ -142,12 +159,12 @@ fn field(key: &'static str, value: Value) -> Field {
     }
 }
 
-fn int(value: impl Into<i64>) -> Value {
+fn int<'a>(value: impl Into<i64>) -> Value<'a> {
     Value::Int(value.into())
 }
 
-fn ints(values: &[i32]) -> Value {
-    Value::Ints(values.to_vec())
+fn opt_str(value: &Option<String>) -> Value<'_> {
+    value.as_deref().map_or(Value::Null, Value::Str)
 }
 
 fn resource_type_name(resource_type: i8) -> String {
@@ -188,10 +205,10 @@ pub fn listener_text(name: &str, host: &str, port: u16, security_protocol: i16) 
     }
 }
 
-fn topic_fields(out: &mut Vec<Field>, names: &TopicNames, topic_id: Uuid) {
+fn topic_fields<'a>(out: &mut Vec<Field<'a>>, names: &'a TopicNames, topic_id: Uuid) {
     match names.get(&topic_id) {
         Some(name) => {
-            out.push(field("topic", Value::Str(name.to_owned())));
+            out.push(field("topic", Value::Str(name)));
             out.push(Field {
                 key: "topic_id",
                 value: Value::Uuid(topic_id),
@@ -202,16 +219,14 @@ fn topic_fields(out: &mut Vec<Field>, names: &TopicNames, topic_id: Uuid) {
     }
 }
 
-fn unknown_tags(out: &mut Vec<Field>, tags: &[RawTaggedField]) {
+fn unknown_tags(out: &mut Vec<Field<'_>>, tags: &[RawTaggedField]) {
     if !tags.is_empty() {
-        out.push(field(
-            "unknown_tags",
-            Value::Ints(tags.iter().map(|t| t.tag as i32).collect()),
-        ));
+        let tags: Vec<String> = tags.iter().map(|t| t.tag.to_string()).collect();
+        out.push(field("unknown_tags", Value::Text(tags.join(","))));
     }
 }
 
-fn voters(list: &[leader_change_message::Voter]) -> Value {
+fn voters(list: &[leader_change_message::Voter]) -> Value<'_> {
     Value::Structs(
         list.iter()
             .map(|v| Struct {
@@ -231,8 +246,8 @@ fn voters(list: &[leader_change_message::Voter]) -> Value {
 
 /// The fields of a record worth showing, in schema order; fields a record leaves at "no
 /// change" (PartitionChange, BrokerRegistrationChange) or empty and unused are left out.
-pub fn fields(record: &Decoded, names: &TopicNames) -> Vec<Field> {
-    let mut out = Vec::new();
+pub fn fields<'a>(record: &'a Decoded, names: &'a TopicNames) -> Vec<Field<'a>> {
+    let mut out = Vec::with_capacity(8);
     match record {
         Decoded::Metadata(record, _) => match record {
             MetadataRecord::RegisterBroker(r) => {
@@ -245,12 +260,12 @@ pub fn fields(record: &Decoded, names: &TopicNames) -> Vec<Field> {
                     .map(|e| Struct {
                         text: listener_text(&e.name, &e.host, e.port, e.security_protocol),
                         fields: vec![
-                            field("name", Value::Str(e.name.clone())),
-                            field("host", Value::Str(e.host.clone())),
+                            field("name", Value::Str(&e.name)),
+                            field("host", Value::Str(&e.host)),
                             field("port", int(e.port)),
                             field(
                                 "security_protocol",
-                                Value::Str(security_protocol_name(e.security_protocol)),
+                                Value::Text(security_protocol_name(e.security_protocol)),
                             ),
                         ],
                     })
@@ -265,17 +280,14 @@ pub fn fields(record: &Decoded, names: &TopicNames) -> Vec<Field> {
                             f.name, f.min_supported_version, f.max_supported_version
                         ),
                         fields: vec![
-                            field("name", Value::Str(f.name.clone())),
+                            field("name", Value::Str(&f.name)),
                             field("min", int(f.min_supported_version)),
                             field("max", int(f.max_supported_version)),
                         ],
                     })
                     .collect();
                 out.push(field("features", Value::Structs(features)));
-                out.push(field(
-                    "rack",
-                    r.rack.clone().map_or(Value::Null, Value::Str),
-                ));
+                out.push(field("rack", opt_str(&r.rack)));
                 out.push(field("fenced", Value::Bool(r.fenced)));
                 out.push(field(
                     "in_controlled_shutdown",
@@ -285,7 +297,7 @@ pub fn fields(record: &Decoded, names: &TopicNames) -> Vec<Field> {
                     out.push(field("is_migrating_zk_broker", Value::Bool(true)));
                 }
                 if !r.log_dirs.is_empty() {
-                    out.push(field("log_dirs", Value::Uuids(r.log_dirs.clone())));
+                    out.push(field("log_dirs", Value::Uuids(&r.log_dirs)));
                 }
                 unknown_tags(&mut out, &r.unknown_tagged_fields);
             }
@@ -295,64 +307,63 @@ pub fn fields(record: &Decoded, names: &TopicNames) -> Vec<Field> {
                 unknown_tags(&mut out, &r.unknown_tagged_fields);
             }
             MetadataRecord::Topic(r) => {
-                out.push(field("name", Value::Str(r.name.clone())));
+                out.push(field("name", Value::Str(&r.name)));
                 out.push(field("id", Value::Uuid(r.topic_id)));
                 unknown_tags(&mut out, &r.unknown_tagged_fields);
             }
             MetadataRecord::Partition(r) => {
                 topic_fields(&mut out, names, r.topic_id);
                 out.push(field("partition", int(r.partition_id)));
-                out.push(field("replicas", ints(&r.replicas)));
-                out.push(field("isr", ints(&r.isr)));
+                out.push(field("replicas", Value::Ints(&r.replicas)));
+                out.push(field("isr", Value::Ints(&r.isr)));
                 out.push(field("leader", int(r.leader)));
                 out.push(field("leader_epoch", int(r.leader_epoch)));
                 out.push(field("partition_epoch", int(r.partition_epoch)));
                 if !r.removing_replicas.is_empty() {
-                    out.push(field("removing_replicas", ints(&r.removing_replicas)));
+                    out.push(field(
+                        "removing_replicas",
+                        Value::Ints(&r.removing_replicas),
+                    ));
                 }
                 if !r.adding_replicas.is_empty() {
-                    out.push(field("adding_replicas", ints(&r.adding_replicas)));
+                    out.push(field("adding_replicas", Value::Ints(&r.adding_replicas)));
                 }
                 if r.leader_recovery_state != 0 {
                     out.push(field("leader_recovery_state", int(r.leader_recovery_state)));
                 }
                 if !r.directories.is_empty() {
-                    out.push(field("directories", Value::Uuids(r.directories.clone())));
+                    out.push(field("directories", Value::Uuids(&r.directories)));
                 }
                 if let Some(elr) = &r.eligible_leader_replicas {
-                    out.push(field("eligible_leader_replicas", ints(elr)));
+                    out.push(field("eligible_leader_replicas", Value::Ints(elr)));
                 }
                 if let Some(elr) = &r.last_known_elr {
-                    out.push(field("last_known_elr", ints(elr)));
+                    out.push(field("last_known_elr", Value::Ints(elr)));
                 }
                 unknown_tags(&mut out, &r.unknown_tagged_fields);
             }
             MetadataRecord::Config(r) => {
                 let name = if r.resource_type == RESOURCE_BROKER && r.resource_name.is_empty() {
-                    "<default>".to_string()
+                    "<default>"
                 } else {
-                    r.resource_name.clone()
+                    &r.resource_name
                 };
-                out.push(Field {
-                    key: "resource",
-                    value: Value::Str(format!("{}:{name}", resource_type_name(r.resource_type))),
-                    text: true,
-                });
+                out.push(field(
+                    "resource",
+                    Value::Text(format!("{}:{name}", resource_type_name(r.resource_type))),
+                ));
                 out.push(Field {
                     key: "resource_type",
-                    value: Value::Str(resource_type_name(r.resource_type)),
+                    value: Value::Text(resource_type_name(r.resource_type)),
                     text: false,
                 });
                 out.push(Field {
                     key: "resource_name",
-                    value: Value::Str(r.resource_name.clone()),
+                    value: Value::Str(&r.resource_name),
                     text: false,
                 });
-                out.push(field("name", Value::Str(r.name.clone())));
-                out.push(field(
-                    "value",
-                    r.value.clone().map_or(Value::Null, Value::Str),
-                ));
+                out.push(field("name", Value::Str(&r.name)));
+                out.push(field("value", opt_str(&r.value)));
                 unknown_tags(&mut out, &r.unknown_tagged_fields);
             }
             MetadataRecord::PartitionChange(r) => {
@@ -369,20 +380,20 @@ pub fn fields(record: &Decoded, names: &TopicNames) -> Vec<Field> {
                 ];
                 for (key, value) in optional {
                     if let Some(value) = value {
-                        out.push(field(key, ints(value)));
+                        out.push(field(key, Value::Ints(value)));
                     }
                 }
                 if r.leader_recovery_state != -1 {
                     out.push(field("leader_recovery_state", int(r.leader_recovery_state)));
                 }
                 if let Some(directories) = &r.directories {
-                    out.push(field("directories", Value::Uuids(directories.clone())));
+                    out.push(field("directories", Value::Uuids(directories)));
                 }
                 if let Some(elr) = &r.eligible_leader_replicas {
-                    out.push(field("eligible_leader_replicas", ints(elr)));
+                    out.push(field("eligible_leader_replicas", Value::Ints(elr)));
                 }
                 if let Some(elr) = &r.last_known_elr {
-                    out.push(field("last_known_elr", ints(elr)));
+                    out.push(field("last_known_elr", Value::Ints(elr)));
                 }
                 unknown_tags(&mut out, &r.unknown_tagged_fields);
             }
@@ -395,7 +406,7 @@ pub fn fields(record: &Decoded, names: &TopicNames) -> Vec<Field> {
                 unknown_tags(&mut out, &r.unknown_tagged_fields);
             }
             MetadataRecord::FeatureLevel(r) => {
-                out.push(field("name", Value::Str(r.name.clone())));
+                out.push(field("name", Value::Str(&r.name)));
                 out.push(field("level", int(r.feature_level)));
                 unknown_tags(&mut out, &r.unknown_tagged_fields);
             }
@@ -414,7 +425,7 @@ pub fn fields(record: &Decoded, names: &TopicNames) -> Vec<Field> {
                     other => out.push(field("in_controlled_shutdown", int(other))),
                 }
                 if !r.log_dirs.is_empty() {
-                    out.push(field("log_dirs", Value::Uuids(r.log_dirs.clone())));
+                    out.push(field("log_dirs", Value::Uuids(&r.log_dirs)));
                 }
                 unknown_tags(&mut out, &r.unknown_tagged_fields);
             }
@@ -440,86 +451,160 @@ pub fn fields(record: &Decoded, names: &TopicNames) -> Vec<Field> {
     out
 }
 
+/// Whether a string can be shown bare in text: a plain token that cannot be mistaken for
+/// more fields, a list or `null`.
+fn is_plain(s: &str) -> bool {
+    !s.is_empty()
+        && s != "null"
+        && s.bytes()
+            .all(|c| c.is_ascii_graphic() && !matches!(c, b'"' | b'=' | b'[' | b']' | b',' | b'\\'))
+}
+
 /// A string as text: bare when it is a plain token, else quoted and escaped like JSON, so a
 /// config value with spaces or `=` cannot be mistaken for more fields.
-fn text_string(s: &str) -> String {
-    let plain = !s.is_empty()
-        && s != "null"
-        && s.chars()
-            .all(|c| c.is_ascii_graphic() && !matches!(c, '"' | '=' | '[' | ']' | ',' | '\\'));
-    if plain { s.to_owned() } else { json_string(s) }
-}
-
-fn join<T>(items: &[T], show: impl Fn(&T) -> String) -> String {
-    let parts: Vec<String> = items.iter().map(show).collect();
-    format!("[{}]", parts.join(","))
-}
-
-pub fn value_text(value: &Value) -> String {
-    match value {
-        Value::Int(n) => n.to_string(),
-        Value::Str(s) => text_string(s),
-        Value::Bool(b) => b.to_string(),
-        Value::Null => "null".into(),
-        Value::Ints(list) => join(list, i32::to_string),
-        Value::Uuid(id) => id.to_string(),
-        Value::Uuids(list) => join(list, Uuid::to_string),
-        Value::Time(ms) => timestamp(*ms),
-        Value::Structs(list) => join(list, |s| s.text.clone()),
+fn write_text_string(out: &mut String, s: &str) {
+    if is_plain(s) {
+        out.push_str(s);
+    } else {
+        write_json_string(out, s);
     }
 }
 
-pub fn value_json(value: &Value) -> String {
+fn write_list<T>(out: &mut String, items: &[T], mut write: impl FnMut(&mut String, &T)) {
+    out.push('[');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write(out, item);
+    }
+    out.push(']');
+}
+
+fn write_int(out: &mut String, n: i64) {
+    let _ = write!(out, "{n}");
+}
+
+fn write_value_text(out: &mut String, value: &Value<'_>) {
     match value {
-        Value::Int(n) | Value::Time(n) => n.to_string(),
-        Value::Str(s) => json_string(s),
-        Value::Bool(b) => b.to_string(),
-        Value::Null => "null".into(),
-        Value::Ints(list) => join(list, i32::to_string),
-        Value::Uuid(id) => json_string(&id.to_string()),
-        Value::Uuids(list) => join(list, |id| json_string(&id.to_string())),
-        Value::Structs(list) => join(list, |s| fields_json(&s.fields)),
+        Value::Int(n) => write_int(out, *n),
+        Value::Str(s) => write_text_string(out, s),
+        Value::Text(s) => write_text_string(out, s),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Null => out.push_str("null"),
+        Value::Ints(list) => write_list(out, list, |out, n| write_int(out, i64::from(*n))),
+        Value::Uuid(id) => {
+            let _ = write!(out, "{id}");
+        }
+        Value::Uuids(list) => write_list(out, list, |out, id| {
+            let _ = write!(out, "{id}");
+        }),
+        Value::Time(ms) => out.push_str(&timestamp(*ms)),
+        Value::Structs(list) => write_list(out, list, |out, s| out.push_str(&s.text)),
+    }
+}
+
+fn write_value_json(out: &mut String, value: &Value<'_>) {
+    match value {
+        Value::Int(n) | Value::Time(n) => write_int(out, *n),
+        Value::Str(s) => write_json_string(out, s),
+        Value::Text(s) => write_json_string(out, s),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Null => out.push_str("null"),
+        Value::Ints(list) => write_list(out, list, |out, n| write_int(out, i64::from(*n))),
+        Value::Uuid(id) => {
+            let _ = write!(out, "\"{id}\"");
+        }
+        Value::Uuids(list) => write_list(out, list, |out, id| {
+            let _ = write!(out, "\"{id}\"");
+        }),
+        Value::Structs(list) => write_list(out, list, |out, s| write_fields_json(out, &s.fields)),
     }
 }
 
 /// Fields as one JSON object.
-pub fn fields_json(fields: &[Field]) -> String {
-    let mut out = String::from("{");
+pub fn write_fields_json(out: &mut String, fields: &[Field<'_>]) {
+    out.push('{');
     for (i, f) in fields.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        let _ = write!(out, "{}:{}", json_string(f.key), value_json(&f.value));
+        write_json_string(out, f.key);
+        out.push(':');
+        write_value_json(out, &f.value);
     }
     out.push('}');
-    out
 }
 
 /// Fields as ` key=value` pairs (each with its leading space).
-pub fn fields_text(fields: &[Field]) -> String {
-    let mut out = String::new();
+pub fn write_fields_text(out: &mut String, fields: &[Field<'_>]) {
     for f in fields.iter().filter(|f| f.text) {
-        let _ = write!(out, " {}={}", f.key, value_text(&f.value));
+        out.push(' ');
+        out.push_str(f.key);
+        out.push('=');
+        write_value_text(out, &f.value);
     }
-    out
 }
 
-/// One record as a line of text (without the newline), e.g.
+/// Appends one record as a line of text, e.g.
 /// `  offset 12 PartitionChangeRecord v2 topic=orders partition=3 leader=1 isr=[1,2]`.
+pub fn write_record_line(
+    out: &mut String,
+    offset: u64,
+    decoded: &Result<Decoded, RecordError>,
+    names: &TopicNames,
+) {
+    match decoded {
+        Ok(record) => {
+            let _ = write!(
+                out,
+                "  offset {offset} {} v{}",
+                record.name(),
+                record.version()
+            );
+            write_fields_text(out, &fields(record, names));
+        }
+        Err(error) => {
+            let _ = write!(out, "  offset {offset} ERROR {error}");
+        }
+    }
+    out.push('\n');
+}
+
+/// Appends one record as a JSON object on its own line.
+pub fn write_record_json(
+    out: &mut String,
+    offset: u64,
+    decoded: &Result<Decoded, RecordError>,
+    names: &TopicNames,
+) {
+    match decoded {
+        Ok(record) => {
+            let _ = write!(out, "{{\"type\":\"record\",\"offset\":{offset},\"record\":");
+            write_json_string(out, record.name());
+            let _ = write!(out, ",\"version\":{},\"fields\":", record.version());
+            write_fields_json(out, &fields(record, names));
+            out.push('}');
+        }
+        Err(error) => {
+            let _ = write!(out, "{{\"type\":\"record\",\"offset\":{offset},\"error\":");
+            write_json_string(out, &error.to_string());
+            out.push('}');
+        }
+    }
+    out.push('\n');
+}
+
+/// One record as a line of text (without the newline).
 pub fn record_line(
     offset: u64,
     decoded: &Result<Decoded, RecordError>,
     names: &TopicNames,
 ) -> String {
-    match decoded {
-        Ok(record) => format!(
-            "  offset {offset} {} v{}{}",
-            record.name(),
-            record.version(),
-            fields_text(&fields(record, names))
-        ),
-        Err(error) => format!("  offset {offset} ERROR {error}"),
-    }
+    let mut out = String::new();
+    write_record_line(&mut out, offset, decoded, names);
+    out.pop();
+    out
 }
 
 /// One record as a JSON object (without the newline).
@@ -528,18 +613,10 @@ pub fn record_json(
     decoded: &Result<Decoded, RecordError>,
     names: &TopicNames,
 ) -> String {
-    match decoded {
-        Ok(record) => format!(
-            "{{\"type\":\"record\",\"offset\":{offset},\"record\":{},\"version\":{},\"fields\":{}}}",
-            json_string(record.name()),
-            record.version(),
-            fields_json(&fields(record, names))
-        ),
-        Err(error) => format!(
-            "{{\"type\":\"record\",\"offset\":{offset},\"error\":{}}}",
-            json_string(&error.to_string())
-        ),
-    }
+    let mut out = String::new();
+    write_record_json(&mut out, offset, decoded, names);
+    out.pop();
+    out
 }
 
 #[cfg(test)]
@@ -708,11 +785,16 @@ mod tests {
 
     #[test]
     fn strings_that_are_not_plain_tokens_are_quoted() {
-        assert_eq!(text_string("compact"), "compact");
-        assert_eq!(text_string("a b"), "\"a b\"");
-        assert_eq!(text_string("x=y"), "\"x=y\"");
-        assert_eq!(text_string(""), "\"\"");
-        assert_eq!(text_string("null"), "\"null\"");
+        let text = |s: &str| {
+            let mut out = String::new();
+            write_text_string(&mut out, s);
+            out
+        };
+        assert_eq!(text("compact"), "compact");
+        assert_eq!(text("a b"), "\"a b\"");
+        assert_eq!(text("x=y"), "\"x=y\"");
+        assert_eq!(text(""), "\"\"");
+        assert_eq!(text("null"), "\"null\"");
     }
 
     #[test]

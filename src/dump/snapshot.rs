@@ -253,6 +253,7 @@ pub fn describe(
         ..Described::default()
     };
     let mut names = TopicNames::default();
+    let mut lines = String::new();
     let mut by_type: BTreeMap<Cow<'static, str>, (u64, u64)> = BTreeMap::new();
     let mut scanner = snapshot.batches();
     while let Some(item) = scanner.next_item()? {
@@ -302,12 +303,13 @@ pub fn describe(
                 names.learn(record);
             }
             if options.records {
-                let line = if options.json {
-                    records::record_json(index, &decoded, &names)
+                lines.clear();
+                if options.json {
+                    records::write_record_json(&mut lines, index, &decoded, &names);
                 } else {
-                    records::record_line(index, &decoded, &names)
-                };
-                writeln!(out, "{line}")?;
+                    records::write_record_line(&mut lines, index, &decoded, &names);
+                }
+                out.write_all(lines.as_bytes())?;
             }
         }
     }

@@ -102,8 +102,8 @@ fn add(stats: &mut Stats, batch: &BatchRef<'_>) {
     stats.largest.sort_unstable_by(|a, b| b.cmp(a));
     stats.largest.truncate(LARGEST_BATCHES_SHOWN);
     for record in batch.records() {
-        let kind = match records::decode(h.is_control(), record) {
-            Ok(decoded) => Cow::Borrowed(decoded.name()),
+        let kind = match records::decoded_name(h.is_control(), record) {
+            Ok(name) => Cow::Borrowed(name),
             Err(_) => Cow::Owned(records::unreadable_kind(h.is_control(), record)),
         };
         let entry = stats.record_types.entry(kind).or_insert((0, 0));

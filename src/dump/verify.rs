@@ -281,7 +281,7 @@ fn verify_segments(
                 records += u64::from(h.record_count);
                 index.batch(h.base_offset - base, position);
                 for (offset, record) in (h.base_offset..).zip(batch.records()) {
-                    if let Err(error) = records::decode(h.is_control(), record) {
+                    if let Err(error) = records::decoded_name(h.is_control(), record) {
                         unreadable.add(report, path, position, Some(offset), &error);
                     }
                 }
@@ -531,7 +531,7 @@ fn snapshot_records(
         };
         let h = batch.header;
         for (index, record) in (h.base_offset..).zip(batch.records()) {
-            if let Err(error) = records::decode(h.is_control(), record) {
+            if let Err(error) = records::decoded_name(h.is_control(), record) {
                 let message = format!("snapshot record {index}: {error}");
                 let position = snapshot.body.start + position as u64;
                 unreadable.add(report, path, position, None, &message);
