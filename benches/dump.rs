@@ -89,8 +89,8 @@ fn topic_id(t: usize) -> Uuid {
     Uuid::from_bytes(bytes)
 }
 
-/// Writes the log; returns the bytes of batches written.
-fn build(dir: &Path, target_bytes: u64) -> u64 {
+/// Writes the log; returns the bytes of batches, the batches and the records written.
+fn build(dir: &Path, target_bytes: u64) -> (u64, u64, u64) {
     std::fs::create_dir_all(dir).unwrap();
     MetaProperties {
         cluster_id: "MkU3OEVBNTcwNTJENDM2Qg".into(),
@@ -104,12 +104,14 @@ fn build(dir: &Path, target_bytes: u64) -> u64 {
     let mut epoch = 0u32;
     let mut written = 0u64;
     let mut batches = 0u64;
+    let mut records_written = 0u64;
     // The leader's appends: a flush every 512 batches, as group commit would do under load.
     let mut append = |log: &mut Log, epoch: u32, control: bool, records: &[&[u8]]| {
         now += 1;
         log.append(epoch, now, control, records).unwrap();
         written += keel::storage::batch::encoded_batch_bytes(records);
         batches += 1;
+        records_written += records.len() as u64;
         if batches.is_multiple_of(512) {
             log.flush().unwrap();
         }
@@ -231,7 +233,7 @@ fn build(dir: &Path, target_bytes: u64) -> u64 {
         at += count;
     }
     log.flush().unwrap();
-    total
+    (total, batches, records_written)
 }
 
 fn segment_files(dir: &Path) -> Vec<PathBuf> {
@@ -335,14 +337,14 @@ fn main() {
     );
     let dir = args.dir.clone();
     let started = Instant::now();
-    let written = build(&dir, args.mib << 20);
+    let (written, batches, records) = build(&dir, args.mib << 20);
     let files = segment_files(&dir);
     let file_bytes: u64 = files
         .iter()
         .map(|f| std::fs::metadata(f).unwrap().len())
         .sum();
     println!(
-        "keel-dump benchmark: {} MiB of batches in {} segments ({} bytes of files) in {}, written in {:.1} s",
+        "keel-dump benchmark: {} MiB of batches ({batches} batches, {records} records) in {} segments ({} bytes of files) in {}, written in {:.1} s",
         written >> 20,
         files.len(),
         file_bytes,

@@ -987,3 +987,35 @@ fn a_snapshot_record_keel_cannot_read_is_a_problem() {
     assert!(output.contains("1 unreadable record(s)"), "{output}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_record_that_does_not_apply_stops_the_image_at_its_offset() {
+    let dir = std::env::temp_dir().join(format!("keel-dump-apply-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    write_identity(&dir, 1);
+    let mut log = Log::open(&dir.join(METADATA_PARTITION_DIR), config()).unwrap();
+    let topic = create_topic("orders", topic_id(1), &[], &[vec![1]]);
+    let encoded: Vec<Vec<u8>> = topic.iter().map(MetadataRecord::encode).collect();
+    let refs: Vec<&[u8]> = encoded.iter().map(Vec::as_slice).collect();
+    log.append(1, 0, false, &refs).unwrap();
+    // Partition 5 of a topic with one partition: decodes, but cannot apply.
+    let bad = partition_change(topic_id(1), 5, Some(1), &[1]).encode();
+    let (offset, _) = log.append(1, 0, false, &[&bad]).unwrap();
+    assert_eq!(offset, 2);
+    log.flush().unwrap();
+    drop(log);
+    let output = Command::new(env!("CARGO_BIN_EXE_keel-dump"))
+        .args(["image", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.starts_with("image at offset 1:"), "{text}");
+    assert!(
+        text.contains("STOPPED: cannot apply the PartitionChangeRecord at offset 2: topic"),
+        "{text}"
+    );
+    assert!(text.contains("has no partition 5"), "{text}");
+    assert!(text.contains("Topic: orders\tTopicId:"), "{text}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
