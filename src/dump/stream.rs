@@ -139,7 +139,7 @@ pub struct StreamScanner<S> {
 impl<S: Source> StreamScanner<S> {
     /// A scanner over `[origin, limit)` of `source` (to its end without a limit) that accepts
     /// batches up to `batch_bytes_max`, with a buffer of `buffer_bytes`, which must hold the
-    /// largest batch accepted.
+    /// largest batch accepted (and the smallest possible one).
     pub fn with_buffer_bytes(
         source: S,
         origin: u64,
@@ -148,8 +148,10 @@ impl<S: Source> StreamScanner<S> {
         buffer_bytes: usize,
     ) -> Self {
         let batch_bytes_max = batch_bytes_max.min(BATCH_BYTES_MAX);
+        // Every candidate the search for valid data looks at must fit whole (its smallest
+        // possible batch included), or the search could not advance past it.
         assert!(
-            buffer_bytes >= (batch_bytes_max as usize).max(BATCH_HEADER_BYTES),
+            buffer_bytes >= (batch_bytes_max as usize).max(BATCH_BYTES_MIN),
             "a {buffer_bytes}-byte buffer cannot hold a {batch_bytes_max}-byte batch"
         );
         assert!(limit.is_none_or(|limit| limit >= origin));
@@ -506,6 +508,9 @@ mod tests {
             for buffer in [MAX as usize, MAX as usize + 1, MAX as usize + extra, 4096] {
                 prop_assert_eq!(&streamed(&bytes, MAX, buffer), &want, "buffer {}", buffer);
             }
+            // The smallest buffer there can be: only empty-record batches are valid then.
+            let min = BATCH_BYTES_MIN as u32;
+            prop_assert_eq!(streamed(&bytes, min, BATCH_BYTES_MIN), in_memory(&bytes, min));
         }
 
         #[test]
