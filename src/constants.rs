@@ -356,3 +356,35 @@ pub const SNAPSHOT_STEP_BYTES: u64 = 1024 * 1024;
 const _: () = assert!(BROKER_HEARTBEAT_INTERVAL_MS_DEFAULT * 3 < BROKER_SESSION_TIMEOUT_MS_DEFAULT);
 const _: () = assert!(BROKER_SESSION_TIMEOUT_MS_DEFAULT <= TIMEOUT_MS_MAX);
 const _: () = assert!(TOPIC_NAME_BYTES_MAX + 1 + 5 <= 255);
+
+// ---- keel-dump ----
+//
+// `keel-dump` reads files of any size (a 1 GiB segment, a whole directory) through one fixed
+// read buffer, so its memory does not grow with what it reads. Only `image` holds more: the
+// metadata image itself, whose size is the cluster's, not the log's.
+
+/// Bytes a streaming read fetches beyond one maximal batch. Reads of 1 MiB and more run at the
+/// disk's (and the page cache's) sequential speed; smaller ones start to cost a system call
+/// per few batches. It is also the step by which the search for valid data after a damaged
+/// batch slides its window, so that search copies at most a batch per MiB it advances.
+pub const DUMP_READ_CHUNK_BYTES: u32 = 1024 * 1024;
+
+/// The one read buffer of a streaming scan: the largest batch whole, plus a read-ahead chunk.
+/// Any valid batch fits in it whole, so the scan decodes every batch with storage's own
+/// decoder, in place; this is the memory `log`, `verify` and `stats` use, whatever the size of
+/// a segment or a directory.
+pub const DUMP_READ_BUFFER_BYTES: u32 = BATCH_BYTES_MAX + DUMP_READ_CHUNK_BYTES;
+
+/// Topic names `log --records` remembers (from TopicRecords, and the newest snapshot) to name
+/// the topic of partition records. Real clusters have up to tens of thousands of topics; past
+/// this bound records show the topic id alone, so no log can make the printer's memory grow
+/// without limit (about 100 bytes a name: 10 MB at the bound).
+pub const DUMP_TOPIC_NAMES_MAX: usize = 100_000;
+
+/// Unreadable records (an unknown type or version, a body that does not decode) `verify`
+/// lists one by one; the rest are counted. One is enough to stop a node, and a log written by
+/// a newer keel may hold millions of them: the first hundred say what and where.
+pub const DUMP_RECORD_PROBLEMS_MAX: usize = 100;
+
+const _: () = assert!(DUMP_READ_CHUNK_BYTES > 0);
+const _: () = assert!(DUMP_READ_BUFFER_BYTES as u64 > BATCH_BYTES_MAX as u64);

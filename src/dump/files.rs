@@ -1,14 +1,15 @@
-//! Finding a data directory's files, and reading them without ever writing.
+//! Finding a data directory's files, and opening them without ever writing.
 //!
-//! Segments are read whole with `read(2)`, one at a time, rather than memory-mapped: a live node
-//! may truncate a segment, and a mapped file that shrinks would kill this process with SIGBUS.
-//! Memory is bounded by one segment (at most `SEGMENT_BYTES_MAX`).
+//! Segments and snapshots are streamed through one bounded buffer (`stream`), never read whole
+//! and never memory-mapped: a live node may truncate a segment, and a mapped file that shrinks
+//! would kill this process with SIGBUS. Only the small files (meta.properties, quorum-state,
+//! the epoch checkpoint, an index) are read whole, each under a limit.
 
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use crate::constants::{SEGMENT_BYTES_MAX, SMALL_FILE_BYTES_MAX, SNAPSHOT_BYTES_MAX};
+use crate::constants::{SEGMENT_BYTES_MAX, SEGMENTS_MAX, SMALL_FILE_BYTES_MAX};
 use crate::storage::METADATA_PARTITION_DIR;
 use crate::storage::segment::parse_segment_file_name;
 use crate::storage::snapshot::SnapshotId;
@@ -80,6 +81,15 @@ pub fn discover(path: &Path) -> io::Result<Layout> {
             layout.snapshots.push((id, entry.path()));
         }
     }
+    if layout.segments.len() + layout.snapshots.len() > SEGMENTS_MAX as usize {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "{} holds more than {SEGMENTS_MAX} segment and snapshot files, more than keel ever keeps",
+                partition_dir.display()
+            ),
+        ));
+    }
     layout.segments.sort();
     layout
         .snapshots
@@ -104,14 +114,9 @@ fn read_bounded(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// A whole segment file.
-pub fn read_segment(path: &Path) -> io::Result<Vec<u8>> {
-    read_bounded(path, u64::from(SEGMENT_BYTES_MAX))
-}
-
-/// A whole snapshot file.
-pub fn read_snapshot(path: &Path) -> io::Result<Vec<u8>> {
-    read_bounded(path, SNAPSHOT_BYTES_MAX)
+/// Opens a file to read it, and only to read it.
+pub fn open(path: &Path) -> io::Result<File> {
+    File::open(path)
 }
 
 /// A small file (meta.properties, quorum-state, checkpoint, index).

@@ -1,20 +1,21 @@
-//! `keel-dump stats`: what a log holds, in numbers: batches and records (by record type when a
-//! classifier is given), bytes, epochs and the offsets they cover, the time span, the largest
-//! batches.
+//! `keel-dump stats`: what a log holds, in numbers: batches and records, records and bytes by
+//! record type, bytes, epochs and the offsets they cover, the time span, the largest batches.
+//! Segments are streamed through one bounded buffer; every table here is bounded too (record
+//! types by the type space, epochs by `EPOCH_HISTORY_ENTRIES_MAX`).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io;
 
-use crate::constants::BATCH_BYTES_MAX;
-use crate::storage::batch::{BatchRef, ScanItem, Scanner};
+use crate::constants::EPOCH_HISTORY_ENTRIES_MAX;
+use crate::storage::batch::{BatchRef, ScanItem};
 use crate::storage::segment::SEGMENT_HEADER_BYTES;
 
-use super::files::{Layout, read_segment};
+use super::files::{Layout, open};
+use super::records;
+use super::stream::{ReadConfig, Source};
 use super::text::timestamp;
-
-/// Names the type of each record of a batch (the metadata decoder plugs in here).
-pub type Classifier<'a> = &'a dyn Fn(&BatchRef<'_>) -> Vec<String>;
 
 /// How many of the largest batches to list.
 const LARGEST_BATCHES_SHOWN: usize = 5;
@@ -27,26 +28,35 @@ pub struct Stats {
     pub batch_bytes: u64,
     /// Epoch -> (first offset, last offset, batches).
     pub epochs: BTreeMap<u32, (u64, u64, u64)>,
+    /// Batches of epochs beyond the bound of `epochs`.
+    pub epochs_not_listed: u64,
     pub first_timestamp_ms: Option<i64>,
     pub last_timestamp_ms: Option<i64>,
     /// (bytes, base offset, records), largest first.
     pub largest: Vec<(u32, u64, u32)>,
-    pub record_types: BTreeMap<String, u64>,
+    /// Record type name -> (records, bytes of the records themselves).
+    pub record_types: BTreeMap<Cow<'static, str>, (u64, u64)>,
     /// Segments whose scan stopped before their end (see `verify` for why).
     pub incomplete_segments: Vec<String>,
 }
 
-pub fn collect(layout: &Layout, classify: Option<Classifier<'_>>) -> io::Result<Stats> {
+pub fn collect(layout: &Layout) -> io::Result<Stats> {
+    collect_with(layout, ReadConfig::default())
+}
+
+pub fn collect_with(layout: &Layout, read: ReadConfig) -> io::Result<Stats> {
     let mut stats = Stats::default();
+    let header = u64::from(SEGMENT_HEADER_BYTES);
     for (_, path) in &layout.segments {
-        let bytes = read_segment(path)?;
-        let Some(batches) = bytes.get(SEGMENT_HEADER_BYTES as usize..) else {
+        let file = open(path)?;
+        if Source::size(&file)? < header {
             stats.incomplete_segments.push(path.display().to_string());
             continue;
-        };
-        for item in Scanner::new(batches, BATCH_BYTES_MAX) {
+        }
+        let mut scanner = read.scanner(&file, header, None);
+        while let Some(item) = scanner.next_item()? {
             match item {
-                ScanItem::Batch { batch, .. } => add(&mut stats, &batch, classify),
+                ScanItem::Batch { batch, .. } => add(&mut stats, &batch),
                 ScanItem::CleanEnd { .. } => {}
                 ScanItem::TornTail { .. } | ScanItem::Corrupt { .. } => {
                     stats.incomplete_segments.push(path.display().to_string());
@@ -57,18 +67,25 @@ pub fn collect(layout: &Layout, classify: Option<Classifier<'_>>) -> io::Result<
     Ok(stats)
 }
 
-fn add(stats: &mut Stats, batch: &BatchRef<'_>, classify: Option<Classifier<'_>>) {
+fn add(stats: &mut Stats, batch: &BatchRef<'_>) {
     let h = batch.header;
     stats.batches += 1;
     stats.control_batches += u64::from(h.is_control());
     stats.records += u64::from(h.record_count);
     stats.batch_bytes += u64::from(h.batch_bytes);
-    let entry = stats
-        .epochs
-        .entry(h.leader_epoch)
-        .or_insert((h.base_offset, h.last_offset(), 0));
-    entry.1 = h.last_offset();
-    entry.2 += 1;
+    if stats.epochs.len() < EPOCH_HISTORY_ENTRIES_MAX as usize
+        || stats.epochs.contains_key(&h.leader_epoch)
+    {
+        let entry =
+            stats
+                .epochs
+                .entry(h.leader_epoch)
+                .or_insert((h.base_offset, h.last_offset(), 0));
+        entry.1 = h.last_offset();
+        entry.2 += 1;
+    } else {
+        stats.epochs_not_listed += 1;
+    }
     stats.first_timestamp_ms = Some(
         stats
             .first_timestamp_ms
@@ -84,10 +101,14 @@ fn add(stats: &mut Stats, batch: &BatchRef<'_>, classify: Option<Classifier<'_>>
         .push((h.batch_bytes, h.base_offset, h.record_count));
     stats.largest.sort_unstable_by(|a, b| b.cmp(a));
     stats.largest.truncate(LARGEST_BATCHES_SHOWN);
-    if let Some(classify) = classify {
-        for name in classify(batch) {
-            *stats.record_types.entry(name).or_insert(0) += 1;
-        }
+    for record in batch.records() {
+        let kind = match records::decoded_name(h.is_control(), record) {
+            Ok(name) => Cow::Borrowed(name),
+            Err(_) => Cow::Owned(records::unreadable_kind(h.is_control(), record)),
+        };
+        let entry = stats.record_types.entry(kind).or_insert((0, 0));
+        entry.0 += 1;
+        entry.1 += record.len() as u64;
     }
 }
 
@@ -113,9 +134,13 @@ impl Stats {
             .unwrap();
         }
         if !self.record_types.is_empty() {
-            writeln!(out, "records by type:").unwrap();
-            for (name, count) in &self.record_types {
-                writeln!(out, "  {name}: {count}").unwrap();
+            writeln!(
+                out,
+                "records by type (records, bytes of the records themselves):"
+            )
+            .unwrap();
+            for (name, (count, bytes)) in &self.record_types {
+                writeln!(out, "  {name}: {count} records, {bytes} bytes").unwrap();
             }
         }
         writeln!(out, "epochs:").unwrap();
@@ -123,6 +148,14 @@ impl Stats {
             writeln!(
                 out,
                 "  epoch {epoch}: offsets {first}..{last} in {batches} batch(es)"
+            )
+            .unwrap();
+        }
+        if self.epochs_not_listed > 0 {
+            writeln!(
+                out,
+                "  ({} more batch(es) of epochs beyond the {EPOCH_HISTORY_ENTRIES_MAX} listed)",
+                self.epochs_not_listed
             )
             .unwrap();
         }

@@ -1,6 +1,8 @@
 //! Small text helpers: UTC timestamps and JSON string escaping (no serde: the tool's JSON is a
 //! handful of flat objects).
 
+use std::fmt::Write as _;
+
 /// Milliseconds since the Unix epoch as `2026-11-21T06:43:46.881Z`.
 pub fn timestamp(ms: i64) -> String {
     let seconds = ms.div_euclid(1000);
@@ -33,6 +35,12 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 /// A JSON string literal for `s`.
 pub fn json_string(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
+    write_json_string(&mut out, s);
+    out
+}
+
+/// Appends the JSON string literal for `s` to `out`.
+pub fn write_json_string(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {
         match c {
@@ -41,12 +49,13 @@ pub fn json_string(s: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
             c => out.push(c),
         }
     }
     out.push('"');
-    out
 }
 
 #[cfg(test)]

@@ -4,23 +4,31 @@
 //! Checks: `meta.properties` and `quorum-state` decode; every segment's header; every batch's
 //! CRC and framing; offsets contiguous within and across segments; epochs never decreasing;
 //! each sparse index entry pointing at a batch start; every snapshot's header, batches, footer
-//! and file CRC; the snapshot and the log together covering a contiguous range. The segment
-//! scan and the torn-tail/corruption verdict are `storage::scan`'s, the code recovery runs.
+//! and file CRC; the snapshot and the log together covering a contiguous range; every record
+//! of every valid batch decoding as a node would decode it. The per-batch rules and the
+//! torn-tail/corruption verdict are `storage::scan`'s, the code recovery runs; segments and
+//! snapshots are streamed through one bounded buffer (`stream`), so verifying a directory of
+//! any size takes constant memory.
 
 use std::fmt;
 use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
-use crate::constants::BATCH_BYTES_MAX;
+use byteorder::{BigEndian, ByteOrder};
+
+use crate::constants::{DUMP_RECORD_PROBLEMS_MAX, SEGMENT_BYTES_MAX};
+use crate::storage::batch::ScanItem;
 use crate::storage::epochs::{EPOCH_CHECKPOINT_FILE, EpochHistory};
 use crate::storage::meta_properties::{META_PROPERTIES_FILE, MetaProperties};
 use crate::storage::quorum_state::{QUORUM_STATE_FILE, QuorumState};
-use crate::storage::scan::{self, TailVerdict, check_segment_header};
+use crate::storage::scan::{self, SegmentChain, TailVerdict, check_segment_header};
 use crate::storage::segment::{SEGMENT_HEADER_BYTES, index_file_name};
-use crate::storage::snapshot::validate_snapshot;
 
-use super::files::{Layout, read_segment, read_small, read_snapshot};
+use super::files::{Layout, open, read_small};
+use super::records;
+use super::snapshot::SnapshotFile;
+use super::stream::{ReadConfig, Source};
 
 /// How recovery would treat a problem.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -34,6 +42,9 @@ pub enum Kind {
     Rebuildable,
     /// A small state file that does not decode: the node refuses to start on it.
     BadFile,
+    /// A record of a valid batch that keel cannot decode (unknown type or version, a body that
+    /// does not match its schema): a node stops applying the log there rather than diverge.
+    UnreadableRecord,
 }
 
 impl fmt::Display for Kind {
@@ -43,6 +54,7 @@ impl fmt::Display for Kind {
             Kind::Corruption => "CORRUPTION (recovery would refuse to start)",
             Kind::Rebuildable => "stale or damaged (recovery would rebuild it)",
             Kind::BadFile => "bad file (the node would refuse to start)",
+            Kind::UnreadableRecord => "UNREADABLE RECORD (a node would stop applying the log here)",
         })
     }
 }
@@ -115,6 +127,11 @@ pub fn is_live(data_dir: &Path) -> bool {
 
 /// Verifies everything under `layout`.
 pub fn verify(layout: &Layout) -> Report {
+    verify_with(layout, ReadConfig::default())
+}
+
+/// [`verify`] with reads sized by `read`.
+pub fn verify_with(layout: &Layout, read: ReadConfig) -> Report {
     let mut report = Report::default();
     let live = layout.data_dir.as_deref().is_some_and(is_live);
     if live {
@@ -140,7 +157,8 @@ pub fn verify(layout: &Layout) -> Report {
     {
         report.problem(Kind::BadFile, &quorum_state, None, None, reason);
     }
-    let epochs = verify_segments(layout, live, &mut report);
+    let mut unreadable = UnreadableRecords::default();
+    let epochs = verify_segments(layout, live, read, &mut unreadable, &mut report);
     let checkpoint = layout.partition_dir.join(EPOCH_CHECKPOINT_FILE);
     // After corruption the scan stopped early, so its epochs cannot judge the checkpoint.
     let log_intact = !report.problems.iter().any(|p| p.kind == Kind::Corruption);
@@ -149,7 +167,7 @@ pub fn verify(layout: &Layout) -> Report {
             .map_err(|e| e.to_string())
             .and_then(|b| EpochHistory::decode(&b))
         {
-            Ok(stored) if stored.entries() != epochs.entries() => report.problem(
+            Ok(stored) if !epochs.matches_checkpoint(&stored) => report.problem(
                 Kind::Rebuildable,
                 &checkpoint,
                 None,
@@ -160,31 +178,62 @@ pub fn verify(layout: &Layout) -> Report {
             Err(reason) => report.problem(Kind::Rebuildable, &checkpoint, None, None, reason),
         }
     }
-    verify_snapshots(layout, &mut report);
+    verify_snapshots(layout, &mut unreadable, &mut report);
+    unreadable.finish(&mut report);
     report
 }
 
-fn verify_segments(layout: &Layout, live: bool, report: &mut Report) -> EpochHistory {
+fn verify_segments(
+    layout: &Layout,
+    live: bool,
+    read: ReadConfig,
+    unreadable: &mut UnreadableRecords,
+    report: &mut Report,
+) -> EpochHistory {
     let mut epochs = EpochHistory::new();
     let mut expected_base: Option<u64> = None;
     let count = layout.segments.len();
     for (i, (base, path)) in layout.segments.iter().enumerate() {
         report.segments += 1;
         let is_last = i + 1 == count;
-        let bytes = match read_segment(path) {
-            Ok(bytes) => bytes,
+        let cannot_read = |report: &mut Report, e: &dyn fmt::Display| {
+            report.problem(
+                Kind::Corruption,
+                path,
+                None,
+                Some(*base),
+                format!("cannot read: {e}"),
+            )
+        };
+        let file = match open(path) {
+            Ok(file) => file,
             Err(e) => {
-                report.problem(
-                    Kind::Corruption,
-                    path,
-                    None,
-                    Some(*base),
-                    format!("cannot read: {e}"),
-                );
+                cannot_read(report, &e);
                 continue;
             }
         };
-        if let Err(reason) = check_segment_header(&bytes, *base) {
+        match Source::size(&file) {
+            Ok(len) if len > u64::from(SEGMENT_BYTES_MAX) => {
+                let e = format!(
+                    "{len} bytes, above the {SEGMENT_BYTES_MAX} keel ever writes in a segment"
+                );
+                cannot_read(report, &e);
+                continue;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                cannot_read(report, &e);
+                continue;
+            }
+        }
+        let header = match segment_header(&file) {
+            Ok(header) => header,
+            Err(e) => {
+                cannot_read(report, &e);
+                continue;
+            }
+        };
+        if let Err(reason) = check_segment_header(&header, *base) {
             report.problem(Kind::Corruption, path, Some(0), Some(*base), reason);
             expected_base = None;
             continue;
@@ -200,22 +249,52 @@ fn verify_segments(layout: &Layout, live: bool, report: &mut Report) -> EpochHis
                 format!("starts at offset {base}, but the segment before it ends at {expected}"),
             );
         }
-        let scan = match scan::scan_segment(
-            &bytes[SEGMENT_HEADER_BYTES as usize..],
-            *base,
-            &mut epochs,
-            BATCH_BYTES_MAX,
-        ) {
-            Ok(scan) => scan,
-            Err(e) => {
-                report.problem(Kind::Corruption, path, None, Some(*base), e.to_string());
-                continue;
+        let mut index = IndexCheck::load(path, *base);
+        let mut chain = SegmentChain::new(*base);
+        let mut scanner = read.scanner(&file, u64::from(SEGMENT_HEADER_BYTES), None);
+        let mut batches = 0u64;
+        let mut records = 0u64;
+        let mut failed = false;
+        loop {
+            let item = match scanner.next_item() {
+                Ok(Some(item)) => item,
+                Ok(None) => break,
+                Err(e) => {
+                    cannot_read(report, &e);
+                    failed = true;
+                    break;
+                }
+            };
+            match chain.take(&item, &mut epochs) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => {
+                    report.problem(Kind::Corruption, path, None, Some(*base), e.to_string());
+                    failed = true;
+                    break;
+                }
             }
-        };
-        report.batches += scan.batch_sizes.len() as u64;
-        report.records += records_in(&bytes, &scan.batch_sizes);
+            if let ScanItem::Batch { position, batch } = item {
+                let h = batch.header;
+                let position = u64::from(SEGMENT_HEADER_BYTES) + position as u64;
+                batches += 1;
+                records += u64::from(h.record_count);
+                index.batch(h.base_offset - base, position);
+                for (offset, record) in (h.base_offset..).zip(batch.records()) {
+                    if let Err(error) = records::decoded_name(h.is_control(), record) {
+                        unreadable.add(report, path, position, Some(offset), &error);
+                    }
+                }
+            }
+        }
+        if failed {
+            continue;
+        }
+        report.batches += batches;
+        report.records += records;
+        let next_offset = chain.next_offset();
         let mut corrupt = false;
-        match scan::classify(scan.tail, is_last) {
+        match scan::classify(chain.into_tail(), is_last) {
             TailVerdict::Clean => {}
             TailVerdict::CutTornTail {
                 position,
@@ -232,7 +311,7 @@ fn verify_segments(layout: &Layout, live: bool, report: &mut Report) -> EpochHis
                         Kind::TornTail,
                         path,
                         Some(position),
-                        Some(scan.next_offset),
+                        Some(next_offset),
                         format!(
                             "{} bytes up to {nonzero_end} are not a complete batch: {reason}",
                             nonzero_end - position
@@ -245,7 +324,7 @@ fn verify_segments(layout: &Layout, live: bool, report: &mut Report) -> EpochHis
                     Kind::Corruption,
                     path,
                     Some(position),
-                    Some(scan.next_offset),
+                    Some(next_offset),
                     format!("{reason} (the rest of this segment is not checked)"),
                 );
                 corrupt = true;
@@ -255,7 +334,7 @@ fn verify_segments(layout: &Layout, live: bool, report: &mut Report) -> EpochHis
             report.log_range = Some((*base, *base));
         }
         if let Some(range) = &mut report.log_range {
-            range.1 = scan.next_offset;
+            range.1 = next_offset;
         }
         if corrupt {
             // What follows the damage cannot be judged against it: no continuity or index
@@ -263,91 +342,232 @@ fn verify_segments(layout: &Layout, live: bool, report: &mut Report) -> EpochHis
             expected_base = None;
             continue;
         }
-        verify_index(path, *base, &scan.batch_sizes, report);
-        expected_base = Some(scan.next_offset);
+        index.finish(batches, report);
+        expected_base = Some(next_offset);
     }
     epochs
 }
 
-/// Records in the batches listed (from their headers; the scan already checked them).
-fn records_in(bytes: &[u8], batch_sizes: &[(u64, u32)]) -> u64 {
-    let mut position = SEGMENT_HEADER_BYTES as usize;
-    let mut records = 0;
-    for (_, size) in batch_sizes {
-        if let Some(header) = crate::storage::batch::peek_header(&bytes[position..]) {
-            records += u64::from(header.record_count);
-        }
-        position += *size as usize;
-    }
-    records
-}
-
-/// Every index entry must point at the start of a batch, in increasing order.
-fn verify_index(segment: &Path, base: u64, batch_sizes: &[(u64, u32)], report: &mut Report) {
-    let path = segment.with_file_name(index_file_name(base));
-    let bytes = match read_small(&path) {
-        Ok(bytes) => bytes,
-        Err(_) if !path.exists() => {
-            if !batch_sizes.is_empty() {
-                report.problem(Kind::Rebuildable, &path, None, None, "missing");
-            }
-            return;
-        }
-        Err(e) => {
-            report.problem(Kind::Rebuildable, &path, None, None, e.to_string());
-            return;
-        }
-    };
-    let mut starts = Vec::with_capacity(batch_sizes.len());
-    let mut position = u64::from(SEGMENT_HEADER_BYTES);
-    for (offset, size) in batch_sizes {
-        starts.push((offset - base, position));
-        position += u64::from(*size);
-    }
-    let mut previous: Option<(u64, u64)> = None;
-    for (i, entry) in bytes.chunks_exact(8).enumerate() {
-        let relative = u64::from(u32::from_be_bytes(entry[..4].try_into().expect("4 bytes")));
-        let position = u64::from(u32::from_be_bytes(entry[4..].try_into().expect("4 bytes")));
-        if relative == 0 && position == 0 {
+/// The segment header's bytes (fewer when the file is shorter).
+fn segment_header(file: &File) -> std::io::Result<Vec<u8>> {
+    let mut header = vec![0u8; SEGMENT_HEADER_BYTES as usize];
+    let mut done = 0;
+    while done < header.len() {
+        let read = Source::read_at(file, &mut header[done..], done as u64)?;
+        if read == 0 {
             break;
         }
-        let at = (i * 8) as u64;
-        if previous.is_some_and(|(r, p)| relative <= r || position <= p) {
+        done += read;
+    }
+    header.truncate(done);
+    Ok(header)
+}
+
+/// Records no node could apply, listed up to `DUMP_RECORD_PROBLEMS_MAX`, then counted.
+#[derive(Default)]
+struct UnreadableRecords {
+    listed: usize,
+    unlisted: u64,
+}
+
+impl UnreadableRecords {
+    fn add(
+        &mut self,
+        report: &mut Report,
+        path: &Path,
+        batch_position: u64,
+        offset: Option<u64>,
+        error: &dyn fmt::Display,
+    ) {
+        if self.listed < DUMP_RECORD_PROBLEMS_MAX {
+            self.listed += 1;
             report.problem(
-                Kind::Rebuildable,
-                &path,
-                Some(at),
-                Some(base + relative),
-                "entries do not increase",
+                Kind::UnreadableRecord,
+                path,
+                Some(batch_position),
+                offset,
+                format!("{error} (in the batch at this position)"),
             );
-            return;
+        } else {
+            self.unlisted += 1;
         }
-        if starts.binary_search(&(relative, position)).is_err() {
-            report.problem(
-                Kind::Rebuildable,
-                &path,
-                Some(at),
-                Some(base + relative),
-                format!("entry points at byte {position}, where no batch starts"),
-            );
-            return;
+    }
+
+    fn finish(self, report: &mut Report) {
+        if self.unlisted > 0 {
+            report.problems.push(Problem {
+                kind: Kind::UnreadableRecord,
+                file: PathBuf::new(),
+                position: None,
+                offset: None,
+                message: format!(
+                    "{} more unreadable record(s), not listed (the first {DUMP_RECORD_PROBLEMS_MAX} are)",
+                    self.unlisted
+                ),
+            });
         }
-        previous = Some((relative, position));
     }
 }
 
-fn verify_snapshots(layout: &Layout, report: &mut Report) {
+/// Checks a sparse index against the batches of its segment as they stream by: every entry
+/// must point at the start of a batch, in increasing order. The entries are in memory (an
+/// index is at most `SEGMENT_BYTES_MAX / INDEX_INTERVAL_BYTES` entries, read under
+/// `read_small`'s bound); the batches are not.
+struct IndexCheck {
+    path: PathBuf,
+    base: u64,
+    /// The index file as read, or why it could not be.
+    loaded: Result<Vec<(u64, u64)>, Option<String>>,
+    next: usize,
+    previous: Option<(u64, u64)>,
+    problem: Option<(u64, u64, String)>,
+}
+
+impl IndexCheck {
+    fn load(segment: &Path, base: u64) -> IndexCheck {
+        let path = segment.with_file_name(index_file_name(base));
+        let loaded = match read_small(&path) {
+            Ok(bytes) => {
+                let mut entries = Vec::new();
+                for entry in bytes.chunks_exact(8) {
+                    let relative = u64::from(BigEndian::read_u32(&entry[..4]));
+                    let position = u64::from(BigEndian::read_u32(&entry[4..]));
+                    if relative == 0 && position == 0 {
+                        break;
+                    }
+                    entries.push((relative, position));
+                }
+                Ok(entries)
+            }
+            Err(_) if !path.exists() => Err(None),
+            Err(e) => Err(Some(e.to_string())),
+        };
+        IndexCheck {
+            path,
+            base,
+            loaded,
+            next: 0,
+            previous: None,
+            problem: None,
+        }
+    }
+
+    /// Judges the entries up to the batch at (`relative` offset, file `position`); batches
+    /// come in increasing order.
+    fn batch(&mut self, relative: u64, position: u64) {
+        self.judge(Some((relative, position)));
+    }
+
+    fn judge(&mut self, batch: Option<(u64, u64)>) {
+        let Ok(entries) = &self.loaded else {
+            return;
+        };
+        while self.problem.is_none() && self.next < entries.len() {
+            let entry = entries[self.next];
+            let at = (self.next * 8) as u64;
+            if self
+                .previous
+                .is_some_and(|(r, p)| entry.0 <= r || entry.1 <= p)
+            {
+                self.problem = Some((at, entry.0, "entries do not increase".into()));
+                return;
+            }
+            match batch {
+                Some(start) if entry > start => return,
+                Some(start) if entry == start => {
+                    self.previous = Some(entry);
+                    self.next += 1;
+                }
+                _ => {
+                    // Batches start in increasing order, so an entry behind the current batch
+                    // (or left after the last one) matched none of them.
+                    self.problem = Some((
+                        at,
+                        entry.0,
+                        format!("entry points at byte {}, where no batch starts", entry.1),
+                    ));
+                    return;
+                }
+            }
+        }
+    }
+
+    fn finish(mut self, batches: u64, report: &mut Report) {
+        self.judge(None);
+        match &self.loaded {
+            Err(None) if batches > 0 => {
+                report.problem(Kind::Rebuildable, &self.path, None, None, "missing");
+            }
+            Err(None) => {}
+            Err(Some(reason)) => {
+                report.problem(Kind::Rebuildable, &self.path, None, None, reason.clone());
+            }
+            Ok(_) => {}
+        }
+        if let Some((at, relative, message)) = self.problem {
+            report.problem(
+                Kind::Rebuildable,
+                &self.path,
+                Some(at),
+                Some(self.base + relative),
+                message,
+            );
+        }
+    }
+}
+
+/// Every record of a valid snapshot must decode: a node loading it would stop at one that does
+/// not. Records are named by their index in the snapshot.
+fn snapshot_records(
+    snapshot: &SnapshotFile,
+    path: &Path,
+    unreadable: &mut UnreadableRecords,
+    report: &mut Report,
+) -> std::io::Result<()> {
+    let mut scanner = snapshot.batches();
+    while let Some(item) = scanner.next_item()? {
+        let ScanItem::Batch { position, batch } = item else {
+            continue;
+        };
+        let h = batch.header;
+        for (index, record) in (h.base_offset..).zip(batch.records()) {
+            if let Err(error) = records::decoded_name(h.is_control(), record) {
+                let message = format!("snapshot record {index}: {error}");
+                let position = snapshot.body.start + position as u64;
+                unreadable.add(report, path, position, None, &message);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn verify_snapshots(layout: &Layout, unreadable: &mut UnreadableRecords, report: &mut Report) {
     let mut newest_valid = None;
     for (id, path) in &layout.snapshots {
         report.snapshots += 1;
-        match read_snapshot(path)
-            .map_err(|e| e.to_string())
-            .and_then(|bytes| validate_snapshot(&bytes, *id))
-        {
-            Ok(_) => newest_valid = Some(*id),
-            Err(reason) => {
+        match SnapshotFile::open(path, *id) {
+            Ok(Ok(snapshot)) => {
+                newest_valid = Some(*id);
+                if let Err(e) = snapshot_records(&snapshot, path, unreadable, report) {
+                    report.problem(
+                        Kind::Corruption,
+                        path,
+                        None,
+                        Some(id.end_offset),
+                        format!("cannot read: {e}"),
+                    );
+                }
+            }
+            Ok(Err(reason)) => {
                 report.problem(Kind::Corruption, path, None, Some(id.end_offset), reason)
             }
+            Err(e) => report.problem(
+                Kind::Corruption,
+                path,
+                None,
+                Some(id.end_offset),
+                e.to_string(),
+            ),
         }
     }
     if let Some((start, _)) = report.log_range

@@ -140,6 +140,22 @@ impl EpochHistory {
         );
     }
 
+    /// Whether `file`, a checkpoint read from disk, describes this history (derived from the
+    /// log): equal, or equal once this history is cut at the file's start, because a prefix
+    /// deletion inside the first segment moved the checkpoint's start further than the segment
+    /// boundary the log restarts from. Recovery rewrites a checkpoint for which this is false;
+    /// `keel-dump verify` reports it.
+    pub fn matches_checkpoint(&self, file: &EpochHistory) -> bool {
+        if file == self {
+            return true;
+        }
+        let mut derived = self.clone();
+        file.entries().first().is_some_and(|first| {
+            derived.truncate_from_start(first.start_offset);
+            derived == *file
+        })
+    }
+
     pub fn clear(&mut self) {
         self.entries.clear();
     }
@@ -234,6 +250,17 @@ mod tests {
             h.assign(epoch, start).unwrap();
         }
         h
+    }
+
+    #[test]
+    fn a_checkpoint_cut_by_a_prefix_deletion_matches_the_log_it_came_from() {
+        let from_log = history(&[(2, 0), (4, 10), (7, 25)]);
+        assert!(from_log.matches_checkpoint(&from_log));
+        // The log restarts at a segment boundary (0); the checkpoint was cut at 12.
+        assert!(from_log.matches_checkpoint(&history(&[(4, 12), (7, 25)])));
+        assert!(!from_log.matches_checkpoint(&history(&[(4, 12), (8, 25)])));
+        assert!(!from_log.matches_checkpoint(&history(&[(2, 0), (4, 10)])));
+        assert!(!from_log.matches_checkpoint(&EpochHistory::new()));
     }
 
     #[test]

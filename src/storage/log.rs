@@ -472,18 +472,9 @@ impl Log {
                 None
             }
         };
-        let consistent = on_disk.as_ref().is_some_and(|file| {
-            if *file == self.epochs {
-                return true;
-            }
-            // A prefix deletion inside the first segment moved the checkpoint's start further
-            // than the segment boundary the log restarts from: same history.
-            let mut derived = self.epochs.clone();
-            file.entries().first().is_some_and(|first| {
-                derived.truncate_from_start(first.start_offset);
-                derived == *file
-            })
-        });
+        let consistent = on_disk
+            .as_ref()
+            .is_some_and(|file| self.epochs.matches_checkpoint(file));
         if !consistent {
             if on_disk.is_some() {
                 warn!("recovery: epoch checkpoint differs from the log; rewriting it from the log");
