@@ -21,8 +21,9 @@
 //!   lacks keep their defaults (the codec refuses a non-default value it cannot carry, and an
 //!   encode-decode round trip then gives back the very response).
 //! - **Bounded work, one copy.** A Metadata answer is linear in the brokers, the topics asked
-//!   for (the request, which the frame limit bounds) and the partitions answered; the image is
-//!   read once and copied once, into the response. There is no cap: Kafka answers a request for
+//!   for (the request, which the frame limit bounds) and the partitions answered; each topic
+//!   of the image is answered at most once per request, however often it is asked for; the
+//!   image is read once and copied once, into the response. There is no cap: Kafka answers a request for
 //!   every topic of a million-partition cluster, and so does keel (the tests measure it).
 //! - **Nothing from the network panics.** Any decoded request gets an answer; the one assertion
 //!   is that the caller passes a version the codec decoded.
@@ -30,7 +31,9 @@
 use std::collections::BTreeSet;
 
 use crate::metadata::controller::validate_topic_name;
-use crate::metadata::image::{BrokerRegistration, Image, Listener, NO_LEADER, PartitionView};
+use crate::metadata::image::{
+    BrokerRegistration, Image, Listener, NO_LEADER, PartitionView, TopicImage,
+};
 use crate::protocol::messages::metadata_request::MetadataRequestTopic;
 use crate::protocol::messages::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
@@ -263,7 +266,7 @@ pub fn metadata_response(
             // Kafka leaves out a topic without partitions (one whose records are still being
             // applied): `KRaftMetadataCache.getTopicMetadata` skips it.
             .filter(|topic| topic.partition_count() > 0)
-            .map(|topic| answer.existing(topic.name(), topic))
+            .map(|topic| answer.existing(topic))
             .collect(),
         Some(requested) => answer.requested(image, requested),
     };
@@ -375,13 +378,16 @@ impl TopicAnswer<'_, '_> {
         }
     }
 
-    /// The entries for the topics of a request, once each, in the order first asked.
+    /// The entries for the topics of a request, once each, in the order first asked. A topic
+    /// of the image is answered once even when asked for by name and by id: an answer is never
+    /// larger than the image plus the unknown names and ids the request itself carries.
     fn requested(
         &self,
         image: &Image,
         requested: &[MetadataRequestTopic],
     ) -> Vec<MetadataResponseTopic> {
-        let mut seen = BTreeSet::new();
+        let mut asked_keys = BTreeSet::new();
+        let mut answered_ids = BTreeSet::new();
         let mut topics = Vec::with_capacity(requested.len());
         for asked in requested {
             // v12+: a non-zero id wins over the name. Kafka looks up only the ids when any
@@ -391,34 +397,34 @@ impl TopicAnswer<'_, '_> {
                 (_, Some(name)) => TopicKey::Name(name),
                 (id, None) => TopicKey::Id(id),
             };
-            if !seen.insert(key) {
+            if !asked_keys.insert(key) {
                 continue;
             }
-            topics.push(match key {
-                TopicKey::Id(id) => match image.topic(&id) {
-                    Some(topic) => self.existing(topic.name(), topic),
-                    None => self.unknown_id(id),
-                },
-                TopicKey::Name(name) => match image.topic_by_name(name) {
-                    Some(topic) => self.existing(name, topic),
-                    None => self.unknown_name(name),
-                },
-            });
+            let found = match key {
+                TopicKey::Id(id) => image.topic(&id),
+                TopicKey::Name(name) => image.topic_by_name(name),
+            };
+            match (found, key) {
+                (Some(topic), _) => {
+                    if answered_ids.insert(topic.id()) {
+                        topics.push(self.existing(topic));
+                    }
+                }
+                (None, TopicKey::Id(id)) => topics.push(self.unknown_id(id)),
+                (None, TopicKey::Name(name)) => topics.push(self.unknown_name(name)),
+            }
         }
         topics
     }
 
-    fn existing(
-        &self,
-        name: &str,
-        topic: &crate::metadata::image::TopicImage,
-    ) -> MetadataResponseTopic {
+    fn existing(&self, topic: &TopicImage) -> MetadataResponseTopic {
+        let name = Some(topic.name().to_owned());
         if topic.partition_count() == 0 {
             // Kafka's metadata cache has no partitions to show and answers as for an unknown
             // topic, with the topic's id.
             return MetadataResponseTopic {
                 error_code: ErrorCode::UnknownTopicOrPartition.code(),
-                name: Some(name.to_owned()),
+                name,
                 topic_id: self.topic_id(topic.id()),
                 topic_authorized_operations: self.topic_operations,
                 ..Default::default()
@@ -432,7 +438,7 @@ impl TopicAnswer<'_, '_> {
         );
         MetadataResponseTopic {
             error_code: ErrorCode::None.code(),
-            name: Some(name.to_owned()),
+            name,
             topic_id: self.topic_id(topic.id()),
             is_internal: false,
             partitions,

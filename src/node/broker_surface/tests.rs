@@ -456,6 +456,14 @@ fn v12_looks_topics_up_by_id() {
         assert_eq!(response.topics[3].topic_id, PAYMENTS);
         round_trip(&response, version);
     }
+    // The same topic by id and by name: one entry, where it was first asked for.
+    let mut twice = by_id(&[ORDERS]);
+    twice.topics.as_mut().unwrap().push(MetadataRequestTopic {
+        name: Some("orders".into()),
+        ..Default::default()
+    });
+    let once = metadata_response(&c.image, &on(CLIENTS, 1), &twice, 12);
+    assert_eq!(summary(&once), [(Some("orders"), NONE)]);
     // An entry with neither: the zero id, which no topic has.
     let neither = metadata_response(&c.image, &on(CLIENTS, 1), &by_id(&[Uuid::ZERO]), 12);
     assert_eq!(summary(&neither), [(None, UNKNOWN_TOPIC_ID)]);
