@@ -223,8 +223,9 @@ impl<'a> ListenerBrokers<'a> {
 /// `KRaftMetadataCache`), at `version`, the version `request` was decoded at.
 ///
 /// - `Brokers`: the listed brokers (see the module header), by id.
-/// - `ClusterId` (v2+) from `context`; `ControllerId` (v1+): see [`SurfaceContext`] and the
-///   spec page: a listed broker, preferring the answering one.
+/// - `ClusterId` (v2+) from `context`; `ControllerId` (v1+): a listed broker, preferring
+///   those not in controlled shutdown and among them the answering one, else the smallest id;
+///   -1 when none is listed.
 /// - `Topics`: every topic (v0 empty list, v1+ null), none (v1+ empty), or the topics asked
 ///   for, once each, in the order first asked. Topics are never auto-created, whatever
 ///   `AllowAutoTopicCreation` says. A topic asked for by a name that is not a valid topic name

@@ -808,6 +808,22 @@ proptest! {
     }
 }
 
+proptest! {
+    /// The same for DescribeCluster, whatever the endpoint type.
+    #[test]
+    fn any_decoded_describe_cluster_request_gets_an_encodable_answer(
+        (version, request) in (1i16..=2).prop_flat_map(|v| (Just(v), DescribeClusterRequest::arbitrary(v))),
+        listener in prop_oneof![Just(CLIENTS), Just(REPLICATION), Just("SSL")],
+        answering in 0i32..8,
+    ) {
+        let bytes = request.to_bytes(version).unwrap();
+        let decoded = DescribeClusterRequest::from_bytes(&bytes, version).unwrap();
+        let c = cluster();
+        let response = describe_cluster_response(&c.image, &on(listener, answering), &decoded, version);
+        round_trip(&response, version);
+    }
+}
+
 // ---- Real clients ----
 
 struct Vector {
