@@ -2,6 +2,8 @@
 //! clock: the event loop (`server`) hands the node requests, responses and the time, and takes
 //! its [`Output`]s.
 //!
+//! - [`broker_surface`]: a broker's answers to clients from its metadata image (Metadata,
+//!   DescribeCluster, its ApiVersions table).
 //! - [`controller_wire`]: the controller APIs' wire bodies <-> the quorum controller's
 //!   requests and replies.
 //! - [`convert`]: Kafka messages <-> Raft messages.
@@ -17,6 +19,7 @@
 //! process stops. Every inbound request is answered exactly once: by the core, by the node when
 //! invalid, or with `REQUEST_TIMED_OUT` when the core kept it longer than it ever should.
 
+pub mod broker_surface;
 pub mod controller_wire;
 pub mod convert;
 pub mod datadir;

@@ -71,6 +71,7 @@ error_codes! {
     OperationNotAttempted = 55, "OPERATION_NOT_ATTEMPTED", "The server did not attempt this operation.";
     KafkaStorageError = 56, "KAFKA_STORAGE_ERROR", "A disk error occurred while accessing the log.";
     ReassignmentInProgress = 60, "REASSIGNMENT_IN_PROGRESS", "A partition reassignment is in progress.";
+    ListenerNotFound = 72, "LISTENER_NOT_FOUND", "The leader has no endpoint on the listener the request came in on.";
     TopicDeletionDisabled = 73, "TOPIC_DELETION_DISABLED", "Topic deletion is disabled.";
     FencedLeaderEpoch = 74, "FENCED_LEADER_EPOCH", "The leader epoch in the request is older than the receiver's.";
     UnknownLeaderEpoch = 75, "UNKNOWN_LEADER_EPOCH", "The leader epoch in the request is newer than the receiver's.";
