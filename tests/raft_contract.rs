@@ -321,6 +321,23 @@ fn proposals_past_the_uncommitted_bound_get_backpressure() {
 #[test]
 fn a_fetch_with_nothing_new_is_parked_until_data_arrives() {
     let (mut raft, now) = leader();
+    // This fetch commits the leader's first record: nothing new to send, but the follower
+    // would not learn the new high watermark until the wait expired, so it is answered now.
+    let actions = raft.receive(now + 1, 2, fetch_request(key(2), 1, 1, 500));
+    assert_eq!(raft.high_watermark(), 1);
+    let told = actions.iter().find_map(|a| match a {
+        Action::Send(e) if e.to == 2 => match &e.message {
+            Message::FetchResponse { high_watermark, .. } => Some(*high_watermark),
+            _ => None,
+        },
+        _ => None,
+    });
+    assert_eq!(
+        told,
+        Some(1),
+        "answered with the new high watermark: {actions:?}"
+    );
+    // Now it knows everything: the next fetch waits for data.
     let actions = raft.receive(now + 1, 2, fetch_request(key(2), 1, 1, 500));
     assert!(sends(&actions).is_empty(), "parked: {actions:?}");
     let p = raft.propose(now + 2, 2, 16, vec![0; 16]).expect("leader");
@@ -340,8 +357,11 @@ fn a_fetch_with_nothing_new_is_parked_until_data_arrives() {
             max_bytes: 1 << 20
         })
     );
-    // With nothing arriving, a parked fetch is answered empty at its max wait.
+    // With nothing arriving, a parked fetch is answered empty at its max wait (node 3's
+    // first fetch is answered at once: it has not been told the high watermark yet).
     raft.receive(now + 3, 3, fetch_request(key(3), 3, 1, 500));
+    let actions = raft.receive(now + 3, 3, fetch_request(key(3), 3, 1, 500));
+    assert!(sends(&actions).is_empty(), "parked: {actions:?}");
     assert!(raft.next_deadline_ms() <= now + 3 + 500);
     let actions = raft.tick(now + 3 + 500);
     assert!(

@@ -52,13 +52,15 @@ fn a_follower_that_missed_two_epochs_truncates_to_the_diverging_offset() {
     sim.run_for(6_000).unwrap();
     let b = sim.leader().expect("the majority elects a leader");
     assert_ne!(b, a);
-    assert_eq!(sim.raft(b).epoch(), a_epoch + 1);
+    // One election, or more after a split vote: either way past the old leader's epoch.
+    let b_epoch = sim.raft(b).epoch();
+    assert!(b_epoch > a_epoch);
     sim.propose(b, 2).unwrap();
     sim.run_for(500).unwrap();
     sim.resign(b);
     sim.run_for(5_000).unwrap();
     let c = sim.leader().expect("a leader after the hand-over");
-    assert_eq!(sim.raft(c).epoch(), a_epoch + 2);
+    assert!(sim.raft(c).epoch() > b_epoch);
     assert_eq!(
         sim.raft(a).epoch(),
         a_epoch,

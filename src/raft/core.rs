@@ -768,6 +768,7 @@ impl<P: Payload> Raft<P> {
                     end_offset: None,
                     last_fetch_ms: None,
                     last_caught_up_ms: None,
+                    high_watermark_sent: 0,
                 },
             );
         }

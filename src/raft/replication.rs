@@ -230,7 +230,23 @@ impl<P: Payload> Raft<P> {
     }
 
     fn answer_parked(&mut self, p: ParkedFetch) {
+        self.note_high_watermark_sent(p.replica);
         self.send_records(p.from, p.correlation, p.fetch_offset, p.max_bytes);
+    }
+
+    /// Records that `replica` is being told the current high watermark.
+    fn note_high_watermark_sent(&mut self, replica: ReplicaKey) {
+        let hw = self.high_watermark;
+        let Role::Leader(l) = &mut self.role else {
+            return;
+        };
+        let progress = match l.voters.get_mut(&replica.id) {
+            Some(p) if p.key == replica => Some(p),
+            _ => l.observers.get_mut(&replica),
+        };
+        if let Some(p) = progress {
+            p.high_watermark_sent = hw;
+        }
     }
 
     /// New data or a new high watermark: every parked fetch is answered now.
@@ -339,11 +355,21 @@ impl<P: Payload> Raft<P> {
                 // A newer fetch from the same replica supersedes a parked one (the fetcher gave
                 // up on it); answer the old one so nothing is left hanging.
                 let superseded = l.parked.remove(&replica);
-                let park = fetch_offset >= self.log.end_offset() && max_wait_ms > 0;
+                let knows_high_watermark = match l.voters.get(&replica.id) {
+                    Some(p) if p.key == replica => p.high_watermark_sent,
+                    _ => l
+                        .observers
+                        .get(&replica)
+                        .map_or(0, |p| p.high_watermark_sent),
+                } >= self.high_watermark;
+                let park = fetch_offset >= self.log.end_offset()
+                    && max_wait_ms > 0
+                    && knows_high_watermark;
                 if park {
                     l.parked.insert(
                         replica,
                         ParkedFetch {
+                            replica,
                             from,
                             correlation,
                             fetch_offset,
@@ -357,6 +383,11 @@ impl<P: Payload> Raft<P> {
                     self.answer_parked(old);
                 }
                 if !park {
+                    // A fetch that may not wait is a discovery fetch or a follower's first:
+                    // its answer may not be taken as a follower's, so it proves nothing.
+                    if max_wait_ms > 0 {
+                        self.note_high_watermark_sent(replica);
+                    }
                     self.send_records(from, correlation, fetch_offset, max_bytes);
                 }
             }
@@ -404,6 +435,7 @@ impl<P: Payload> Raft<P> {
                     end_offset: None,
                     last_fetch_ms: None,
                     last_caught_up_ms: None,
+                    high_watermark_sent: 0,
                 },
             );
         }
@@ -415,10 +447,14 @@ impl<P: Payload> Raft<P> {
     pub(super) fn send_fetch(&mut self) {
         let now = self.now_ms;
         let correlation = self.next_correlation();
-        let (leader, snapshot_fetch) = match &mut self.role {
+        let (leader, snapshot_fetch, first) = match &mut self.role {
             Role::Follower(f) => {
                 f.inflight = Some((correlation, now));
-                (f.leader, f.snapshot_fetch.clone())
+                (
+                    f.leader,
+                    f.snapshot_fetch.clone(),
+                    f.last_leader_contact_ms.is_none(),
+                )
             }
             _ => unreachable!("only followers fetch"),
         };
@@ -439,7 +475,13 @@ impl<P: Payload> Raft<P> {
             current_leader_epoch: self.epoch,
             fetch_offset: self.log.end_offset(),
             last_fetched_epoch: self.log.last_epoch(),
-            max_wait_ms: self.config.fetch_max_wait_ms,
+            // The first fetch from a leader is answered at once: this node (perhaps just
+            // restarted) does not know the high watermark, and the leader cannot tell.
+            max_wait_ms: if first {
+                0
+            } else {
+                self.config.fetch_max_wait_ms
+            },
             max_bytes: self.config.max_fetch_bytes,
         };
         let envelope = Envelope {

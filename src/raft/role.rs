@@ -57,11 +57,18 @@ pub struct ReplicaProgress {
     pub end_offset: Option<u64>,
     pub last_fetch_ms: Option<u64>,
     pub last_caught_up_ms: Option<u64>,
+    /// The high watermark in the last answer to a fetch of the replica that could wait: a
+    /// fetch with nothing new is parked only if the replica already knows the current high
+    /// watermark, else it would learn of a commit only when the wait expires (the problem
+    /// KIP-1166 solves). A restarted replica's first fetch does not wait, so a stale value
+    /// from its previous process never parks it.
+    pub high_watermark_sent: u64,
 }
 
 /// A Fetch with nothing new, parked until data arrives, the high watermark moves, or it expires.
 #[derive(Clone, Debug)]
 pub struct ParkedFetch {
+    pub replica: ReplicaKey,
     pub from: NodeId,
     pub correlation: u64,
     pub fetch_offset: u64,
