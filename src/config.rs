@@ -12,12 +12,13 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 
 use crate::constants::{
-    BROKER_SESSION_TIMEOUT_MS_DEFAULT, CONFIG_FILE_BYTES_MAX, DEFAULT_NUM_PARTITIONS,
-    DEFAULT_REPLICATION_FACTOR, METADATA_MAX_IDLE_INTERVAL_MS_DEFAULT, METADATA_SEGMENT_BYTES_MIN,
-    RAFT_APPEND_LINGER_MS, RAFT_ELECTION_BACKOFF_MAX_MS, RAFT_ELECTION_TIMEOUT_MS,
-    RAFT_FETCH_TIMEOUT_MS, RAFT_MAX_VOTERS, RAFT_REQUEST_TIMEOUT_MS, RAFT_RETRY_BACKOFF_MS,
-    SEGMENT_BYTES_DEFAULT, SEGMENT_BYTES_MAX, SNAPSHOT_MAX_INTERVAL_MS_DEFAULT,
-    SNAPSHOT_MAX_RECORD_BYTES_DEFAULT, SOCKET_REQUEST_BYTES_MAX_DEFAULT, TIMEOUT_MS_MAX,
+    BROKER_HEARTBEAT_INTERVAL_MS_DEFAULT, BROKER_SESSION_TIMEOUT_MS_DEFAULT, CONFIG_FILE_BYTES_MAX,
+    DEFAULT_NUM_PARTITIONS, DEFAULT_REPLICATION_FACTOR, METADATA_MAX_IDLE_INTERVAL_MS_DEFAULT,
+    METADATA_SEGMENT_BYTES_MIN, RAFT_APPEND_LINGER_MS, RAFT_ELECTION_BACKOFF_MAX_MS,
+    RAFT_ELECTION_TIMEOUT_MS, RAFT_FETCH_TIMEOUT_MS, RAFT_MAX_VOTERS, RAFT_REQUEST_TIMEOUT_MS,
+    RAFT_RETRY_BACKOFF_MS, SEGMENT_BYTES_DEFAULT, SEGMENT_BYTES_MAX,
+    SNAPSHOT_MAX_INTERVAL_MS_DEFAULT, SNAPSHOT_MAX_RECORD_BYTES_DEFAULT,
+    SOCKET_REQUEST_BYTES_MAX_DEFAULT, TIMEOUT_MS_MAX,
 };
 use crate::protocol::Uuid;
 
@@ -143,11 +144,21 @@ pub struct Config {
     pub num_partitions: i32,
     /// Replication factor of a topic created without one.
     pub default_replication_factor: i16,
+    /// Brokers: the addresses clients are told to use, one per broker listener (Kafka's
+    /// `advertised.listeners`; each defaults to the listener's own address).
+    pub advertised_listeners: Vec<Listener>,
+    /// Brokers: how often the broker heartbeats to the active controller.
+    pub broker_heartbeat_interval_ms: u64,
+    /// Brokers: the rack replicas are spread over (`broker.rack`), if any.
+    pub rack: Option<String>,
 }
 
 /// The keys keel understands, with a one-line description (for error messages and docs).
 pub const KEYS: &[(&str, &str)] = &[
-    ("process.roles", "roles of this node: controller"),
+    (
+        "process.roles",
+        "roles of this node: controller, broker, or broker,controller",
+    ),
     ("node.id", "this node's id, unique in the cluster"),
     (
         "controller.quorum.voters",
@@ -216,6 +227,15 @@ pub const KEYS: &[(&str, &str)] = &[
         "default.replication.factor",
         "replication factor of a topic created without one",
     ),
+    (
+        "advertised.listeners",
+        "brokers: the addresses given to clients, NAME://host:port,... (default: listeners)",
+    ),
+    (
+        "broker.heartbeat.interval.ms",
+        "brokers: interval of the heartbeats to the active controller",
+    ),
+    ("broker.rack", "brokers: the rack of this broker"),
 ];
 
 /// Parses Java-properties text into (key, value, line) in file order. Supports `=`, `:` and
@@ -557,22 +577,60 @@ impl Config {
                 format!("this node (node.id={node_id}) is a controller but not one of the voters"),
             ));
         }
+        if !roles.controller && voters.iter().any(|v| v.id == node_id) {
+            // Kafka's rule: a voter that is not a controller could never vote, so the quorum
+            // would count a member that does not exist.
+            return Err(error(
+                "controller.quorum.voters",
+                format!(
+                    "this node (node.id={node_id}) is only a broker but is listed as a voter; a broker's id must differ from every controller's"
+                ),
+            ));
+        }
         let listeners = located(line_of("listeners"), parse_listeners(require("listeners")?))?;
         let controller_listener_names: Vec<String> = require("controller.listener.names")?
             .split(',')
             .map(|name| name.trim().to_ascii_uppercase())
             .collect();
         for name in &controller_listener_names {
-            if !listeners.iter().any(|l| &l.name == name) {
-                return located(
-                    line_of("controller.listener.names"),
-                    Err(error(
-                        "controller.listener.names",
-                        format!("{name} is not one of the listeners"),
-                    )),
-                );
-            }
+            let bound = listeners.iter().any(|l| &l.name == name);
+            // A controller serves the quorum on these listeners; a broker only uses the name
+            // to reach the controllers and must not bind it (Kafka's rule).
+            let message = if roles.controller && !bound {
+                format!("{name} is not one of the listeners")
+            } else if !roles.controller && bound {
+                format!(
+                    "{name} is one of the listeners, but this node is only a broker: brokers do not serve the quorum"
+                )
+            } else {
+                continue;
+            };
+            return located(
+                line_of("controller.listener.names"),
+                Err(error("controller.listener.names", message)),
+            );
         }
+        let broker_listeners: Vec<&Listener> = listeners
+            .iter()
+            .filter(|l| !controller_listener_names.contains(&l.name))
+            .collect();
+        if roles.broker && broker_listeners.is_empty() {
+            return located(
+                line_of("listeners"),
+                Err(error(
+                    "listeners",
+                    "a broker needs a listener for clients besides controller.listener.names",
+                )),
+            );
+        }
+        let advertised_listeners = if roles.broker {
+            located(
+                line_of("advertised.listeners"),
+                advertised(get("advertised.listeners"), &broker_listeners),
+            )?
+        } else {
+            Vec::new()
+        };
         let first_log_dir = get("log.dirs")
             .and_then(|dirs| dirs.split(',').next())
             .map(str::trim);
@@ -689,7 +747,28 @@ impl Config {
                     parse_u64("default.replication.factor", value, 1, i16::MAX as u64),
                 )? as i16,
             },
+            advertised_listeners,
+            broker_heartbeat_interval_ms: duration(
+                "broker.heartbeat.interval.ms",
+                BROKER_HEARTBEAT_INTERVAL_MS_DEFAULT,
+                1,
+            )?,
+            rack: get("broker.rack")
+                .map(str::trim)
+                .filter(|rack| !rack.is_empty())
+                .map(str::to_owned),
         };
+        if config.roles.broker
+            && config.broker_heartbeat_interval_ms >= config.broker_session_timeout_ms
+        {
+            return Err(error(
+                "broker.heartbeat.interval.ms",
+                format!(
+                    "{} must be below broker.session.timeout.ms ({}), else a live broker is fenced",
+                    config.broker_heartbeat_interval_ms, config.broker_session_timeout_ms
+                ),
+            ));
+        }
         if config.max_idle_interval_ms != 0
             && config.max_idle_interval_ms >= config.fetch_timeout_ms
         {
@@ -707,6 +786,18 @@ impl Config {
     /// This node's entry in the voter list, if it is a voter.
     pub fn local_voter(&self) -> Option<&VoterAddress> {
         self.voters.iter().find(|v| v.id == self.node_id)
+    }
+
+    /// The listeners this node binds, in `listeners` order: the controller listeners if it
+    /// is a controller, the others if it is a broker.
+    pub fn bound_listeners(&self) -> impl Iterator<Item = &Listener> {
+        self.listeners.iter().filter(|l| {
+            if self.controller_listener_names.contains(&l.name) {
+                self.roles.controller
+            } else {
+                self.roles.broker
+            }
+        })
     }
 
     /// The listeners that serve the quorum (and DescribeQuorum).
@@ -736,13 +827,53 @@ fn parse_roles(value: &str) -> Result<Roles, ConfigError> {
             }
         }
     }
-    if roles.broker {
-        return Err(error(
-            KEY,
-            "the broker role is not implemented yet; this release runs controllers only (process.roles=controller)",
-        ));
+    if !roles.broker && !roles.controller {
+        return Err(error(KEY, "is empty (controller, broker, or both)"));
     }
     Ok(roles)
+}
+
+/// `advertised.listeners` for the broker listeners `bound`: each named entry replaces the
+/// address of the listener with that name; unnamed listeners advertise their own address,
+/// which must then be one a client can connect to.
+fn advertised(value: Option<&str>, bound: &[&Listener]) -> Result<Vec<Listener>, ConfigError> {
+    const KEY: &str = "advertised.listeners";
+    let given = match value {
+        Some(value) => parse_listeners(value).map_err(|mut e| {
+            e.key = Some(KEY.into());
+            e
+        })?,
+        None => Vec::new(),
+    };
+    if let Some(stray) = given
+        .iter()
+        .find(|a| !bound.iter().any(|l| l.name == a.name))
+    {
+        return Err(error(
+            KEY,
+            format!("{} is not one of the broker's listeners", stray.name),
+        ));
+    }
+    bound
+        .iter()
+        .map(|listener| {
+            let address = given
+                .iter()
+                .find(|a| a.name == listener.name)
+                .unwrap_or(listener);
+            let host = address.host.trim_matches(|c| c == '[' || c == ']');
+            if host.is_empty() || host == "0.0.0.0" || host == "::" {
+                return Err(error(
+                    KEY,
+                    format!(
+                        "listener {} binds every interface ({:?}); say which address clients should use in advertised.listeners",
+                        listener.name, address.host
+                    ),
+                ));
+            }
+            Ok((*address).clone())
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -977,18 +1108,104 @@ metadata.log.dir=/var/lib/keel/meta
     }
 
     #[test]
-    fn roles_are_checked_and_the_broker_role_says_it_is_not_there_yet() {
-        let err = Config::parse(&MINIMAL.replace(
-            "process.roles=controller",
-            "process.roles=broker,controller",
-        ))
-        .unwrap_err();
-        assert!(err.message.contains("not implemented yet"), "{err}");
+    fn roles_are_checked() {
         let err =
             Config::parse(&MINIMAL.replace("process.roles=controller", "process.roles=leader"))
                 .unwrap_err();
         assert_eq!(err.key.as_deref(), Some("process.roles"));
         assert_eq!(err.line, Some(1));
+        let err = Config::parse(&MINIMAL.replace(
+            "process.roles=controller",
+            "process.roles=controller,controller",
+        ))
+        .unwrap_err();
+        assert!(err.message.contains("twice"), "{err}");
+    }
+
+    const BROKER: &str = "\
+process.roles=broker
+node.id=4
+controller.quorum.voters=1@127.0.0.1:9093,2@127.0.0.1:9094,3@127.0.0.1:9095
+listeners=PLAINTEXT://127.0.0.1:9092
+controller.listener.names=CONTROLLER
+metadata.log.dir=/var/lib/keel/meta
+";
+
+    #[test]
+    fn a_broker_binds_its_client_listeners_and_advertises_them() {
+        let config = Config::parse(BROKER).unwrap();
+        assert!(config.roles.broker && !config.roles.controller);
+        let bound: Vec<&str> = config.bound_listeners().map(|l| l.name.as_str()).collect();
+        assert_eq!(bound, ["PLAINTEXT"]);
+        assert_eq!(config.advertised_listeners[0].host, "127.0.0.1");
+        assert_eq!(config.advertised_listeners[0].port, 9092);
+        assert_eq!(config.broker_heartbeat_interval_ms, 2_000);
+        assert_eq!(config.rack, None);
+
+        let config = Config::parse(&format!(
+            "{BROKER}advertised.listeners=PLAINTEXT://kafka-4.example:19092\nbroker.rack=r2\n"
+        ))
+        .unwrap();
+        assert_eq!(config.advertised_listeners[0].host, "kafka-4.example");
+        assert_eq!(config.advertised_listeners[0].port, 19092);
+        assert_eq!(config.rack.as_deref(), Some("r2"));
+    }
+
+    #[test]
+    fn broker_configurations_that_cannot_work_are_refused() {
+        let refused = |text: String| Config::parse(&text).unwrap_err();
+        let err = refused(BROKER.replace("node.id=4", "node.id=2"));
+        assert!(err.message.contains("listed as a voter"), "{err}");
+        let err = refused(BROKER.replace(
+            "listeners=PLAINTEXT://127.0.0.1:9092",
+            "listeners=PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9096",
+        ));
+        assert_eq!(
+            err.key.as_deref(),
+            Some("controller.listener.names"),
+            "{err}"
+        );
+        let err = refused(BROKER.replace(
+            "listeners=PLAINTEXT://127.0.0.1:9092",
+            "listeners=PLAINTEXT://0.0.0.0:9092",
+        ));
+        assert_eq!(err.key.as_deref(), Some("advertised.listeners"), "{err}");
+        let err = refused(format!(
+            "{BROKER}advertised.listeners=EXTERNAL://kafka:9092\n"
+        ));
+        assert!(err.message.contains("EXTERNAL"), "{err}");
+        let err = refused(format!("{BROKER}broker.heartbeat.interval.ms=9000\n"));
+        assert_eq!(
+            err.key.as_deref(),
+            Some("broker.heartbeat.interval.ms"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_combined_node_binds_both_kinds_of_listener() {
+        let config = Config::parse(
+            &MINIMAL
+                .replace(
+                    "process.roles=controller",
+                    "process.roles=broker,controller",
+                )
+                .replace(
+                    "listeners=CONTROLLER://127.0.0.1:9093",
+                    "listeners=CONTROLLER://127.0.0.1:9093,PLAINTEXT://127.0.0.1:9092",
+                ),
+        )
+        .unwrap();
+        let bound: Vec<&str> = config.bound_listeners().map(|l| l.name.as_str()).collect();
+        assert_eq!(bound, ["CONTROLLER", "PLAINTEXT"]);
+        assert_eq!(config.advertised_listeners.len(), 1);
+        // Without a client listener, a broker has nothing to serve.
+        let err = Config::parse(&MINIMAL.replace(
+            "process.roles=controller",
+            "process.roles=broker,controller",
+        ))
+        .unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("listeners"), "{err}");
     }
 
     #[test]

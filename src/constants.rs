@@ -288,6 +288,9 @@ const _: () = assert!(SHUTDOWN_GRACE_MS < RAFT_FETCH_TIMEOUT_MS);
 /// with an election, short enough that a wrong address fails while the operator still waits.
 pub const ADMIN_REQUEST_TIMEOUT_MS: u64 = 10_000;
 
+/// Most brokers `keel dev` starts: a laptop's worth (each is a process with its own log).
+pub const DEV_BROKERS_MAX: u32 = 16;
+
 /// How long `keel dev` waits for its quorum to elect a leader before giving up: many election
 /// timeouts, so only a real failure (a port in use, a crashed node) runs into it.
 pub const DEV_LEADER_WAIT_MS: u64 = 30_000;
@@ -307,9 +310,18 @@ const _: () = assert!(DEV_STOP_WAIT_MS > SHUTDOWN_GRACE_MS);
 /// (Kafka's default). Several heartbeat intervals, so one lost heartbeat never fences.
 pub const BROKER_SESSION_TIMEOUT_MS_DEFAULT: u64 = 9_000;
 
-/// `broker.heartbeat.interval.ms`: how often a broker heartbeats (Kafka's default); here only
-/// to state its relation to the session timeout.
+/// `broker.heartbeat.interval.ms`: how often a broker heartbeats to the active controller
+/// (Kafka's default): four heartbeats fit in a session, so fencing takes several losses.
 pub const BROKER_HEARTBEAT_INTERVAL_MS_DEFAULT: u64 = 2_000;
+const _: () =
+    assert!(BROKER_HEARTBEAT_INTERVAL_MS_DEFAULT * 4 <= BROKER_SESSION_TIMEOUT_MS_DEFAULT);
+
+/// How long a broker works on a client's write it forwards to the active controller before
+/// it answers REQUEST_TIMED_OUT: Kafka's `request.timeout.ms` default, which is also how long
+/// Kafka's clients wait for the answer. It covers waiting for a controller to be elected,
+/// retries after a lost connection, and waiting for the broker's own image to show the
+/// change.
+pub const BROKER_FORWARD_TIMEOUT_MS: u64 = 30_000;
 
 /// `num.partitions`: partitions of a topic created with -1 (Kafka's default).
 pub const DEFAULT_NUM_PARTITIONS: i32 = 1;

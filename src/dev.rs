@@ -1,7 +1,8 @@
-//! `keel dev`: a local quorum for trying keel, as child processes of one command.
+//! `keel dev`: a local cluster for trying keel (controllers and brokers), as child processes
+//! of one command.
 //!
 //! The first run creates `<dir>/cluster.id`, one `server.properties` and one data directory per
-//! controller, and formats them; later runs reuse them, so data survives restarts. Each child is
+//! node, and formats them; later runs reuse them, so data survives restarts. Each child is
 //! a real `keel start`, its log lines streamed to this process's stdout prefixed with its node
 //! id (one reader thread per child: this is a supervisor, not a node, and does no I/O of its
 //! own besides). Ctrl-C (or SIGTERM) stops every child gracefully and waits for it.
@@ -22,16 +23,77 @@ use crate::storage::meta_properties::{MetaProperties, random_uuid};
 #[derive(Debug, Clone)]
 pub struct DevOptions {
     pub controllers: u32,
+    pub brokers: u32,
     pub dir: PathBuf,
+    /// Port of controller 1; controller N listens on base-port + N - 1.
     pub base_port: u16,
+    /// Port of broker 1 (Kafka's usual 9092); the other brokers take the ports after the
+    /// last controller's.
+    pub broker_port: u16,
 }
 
-/// The properties of controller `id` (1-based) of a dev quorum.
+impl DevOptions {
+    /// Node ids: controllers 1..=C, brokers C+1..=C+B.
+    pub fn broker_ids(&self) -> std::ops::RangeInclusive<u32> {
+        self.controllers + 1..=self.controllers + self.brokers
+    }
+
+    /// The port of node `id`.
+    pub fn port(&self, id: u32) -> u32 {
+        if id <= self.controllers {
+            u32::from(self.base_port) + id - 1
+        } else if id == self.controllers + 1 {
+            u32::from(self.broker_port)
+        } else {
+            u32::from(self.base_port) + id - 2
+        }
+    }
+
+    /// Every node's port is valid and distinct.
+    fn check_ports(&self) -> Result<(), String> {
+        let mut ports = std::collections::BTreeSet::new();
+        for id in 1..=self.controllers + self.brokers {
+            let port = self.port(id);
+            if port > u32::from(u16::MAX) || !ports.insert(port) {
+                return Err(format!(
+                    "node {id} would listen on port {port}, which is {}; choose --base-port and --broker-port apart",
+                    if port > u32::from(u16::MAX) {
+                        "not a port"
+                    } else {
+                        "taken by another node"
+                    }
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// `host:port` of the first broker, for clients.
+    pub fn bootstrap_server(&self) -> String {
+        format!("127.0.0.1:{}", self.broker_port)
+    }
+}
+
+/// The properties of node `id` of a dev cluster: a controller for 1..=C, a broker after.
 pub fn dev_properties(options: &DevOptions, id: u32) -> String {
-    let port = |i: u32| u32::from(options.base_port) + i - 1;
+    let port = |i: u32| options.port(i);
     let voters: Vec<String> = (1..=options.controllers)
         .map(|i| format!("{i}@127.0.0.1:{}", port(i)))
         .collect();
+    if id > options.controllers {
+        return format!(
+            "# Written by `keel dev`; rewritten at every run.\n\
+             process.roles=broker\n\
+             node.id={id}\n\
+             controller.quorum.voters={}\n\
+             listeners=PLAINTEXT://127.0.0.1:{}\n\
+             controller.listener.names=CONTROLLER\n\
+             metadata.log.dir={}\n",
+            voters.join(","),
+            port(id),
+            options.dir.join(format!("node-{id}")).display()
+        );
+    }
     format!(
         "# Written by `keel dev`; rewritten at every run.\n\
          process.roles=controller\n\
@@ -100,15 +162,19 @@ pub fn run(options: &DevOptions, keel: &Path) -> Result<(), String> {
             crate::constants::RAFT_MAX_VOTERS
         ));
     }
-    if u32::from(options.base_port) + options.controllers - 1 > u32::from(u16::MAX) {
-        return Err("--base-port leaves no room for the controllers' ports".into());
+    if options.brokers > crate::constants::DEV_BROKERS_MAX {
+        return Err(format!(
+            "--brokers must be 0 to {}",
+            crate::constants::DEV_BROKERS_MAX
+        ));
     }
+    options.check_ports()?;
     std::fs::create_dir_all(&options.dir)
         .map_err(|e| format!("cannot create {}: {e}", options.dir.display()))?;
     let cluster = cluster_id(&options.dir)?;
     let mut configs = Vec::new();
     let mut loaded = Vec::new();
-    for id in 1..=options.controllers {
+    for id in 1..=options.controllers + options.brokers {
         let path = options.dir.join(format!("node-{id}.properties"));
         write_file(&path, &dev_properties(options, id))?;
         let config =
@@ -116,7 +182,7 @@ pub fn run(options: &DevOptions, keel: &Path) -> Result<(), String> {
         loaded.push(config);
         configs.push(path);
     }
-    let initial = initial_controllers(&loaded)?;
+    let initial = initial_controllers(&loaded[..options.controllers as usize])?;
     for config in &loaded {
         datadir::format(
             &config.metadata_log_dir,
@@ -172,16 +238,31 @@ pub fn run(options: &DevOptions, keel: &Path) -> Result<(), String> {
             );
             println!("Controllers:");
             for id in 1..=options.controllers {
-                println!(
-                    "  node {id}: 127.0.0.1:{}",
-                    u32::from(options.base_port) + id - 1
-                );
+                println!("  node {id}: 127.0.0.1:{}", options.port(id));
+            }
+            if options.brokers > 0 {
+                println!("Brokers (clients connect here):");
+                for id in options.broker_ids() {
+                    println!("  node {id}: 127.0.0.1:{}", options.port(id));
+                }
             }
             println!("Data and configuration: {}", options.dir.display());
             println!(
                 "Try:\n  {} quorum describe --bootstrap-controller {bootstrap} --replication",
                 keel.display()
             );
+            if options.brokers > 0 {
+                let server = options.bootstrap_server();
+                println!(
+                    "  {} topics create --bootstrap-server {server} --topic orders --partitions 3 --replication-factor {}",
+                    keel.display(),
+                    options.brokers.min(3)
+                );
+                println!("  kcat -L -b {server}");
+                println!(
+                    "  python3 -c 'from kafka.admin import KafkaAdminClient; print(KafkaAdminClient(bootstrap_servers=\"{server}\").list_topics())'"
+                );
+            }
             println!("Press Ctrl-C to stop every node.\n");
         }
         Err(e) => eprintln!("keel dev: {e}"),
@@ -272,11 +353,41 @@ mod tests {
     use super::*;
 
     #[test]
+    fn brokers_take_9092_then_the_ports_after_the_controllers() {
+        let options = DevOptions {
+            controllers: 3,
+            brokers: 3,
+            dir: PathBuf::from("/tmp/keel-dev"),
+            base_port: 9093,
+            broker_port: 9092,
+        };
+        options.check_ports().unwrap();
+        let ports: Vec<u32> = (1..=6).map(|id| options.port(id)).collect();
+        assert_eq!(ports, [9093, 9094, 9095, 9092, 9096, 9097]);
+        for id in options.broker_ids() {
+            let config = crate::config::Config::parse(&dev_properties(&options, id)).unwrap();
+            assert!(config.roles.broker && !config.roles.controller);
+            assert_eq!(
+                u32::from(config.advertised_listeners[0].port),
+                options.port(id)
+            );
+            assert_eq!(config.voters.len(), 3);
+        }
+        let clash = DevOptions {
+            broker_port: 9094,
+            ..options
+        };
+        assert!(clash.check_ports().unwrap_err().contains("taken"));
+    }
+
+    #[test]
     fn dev_properties_are_a_valid_quorum_of_consecutive_ports() {
         let options = DevOptions {
             controllers: 3,
+            brokers: 1,
             dir: PathBuf::from("/tmp/keel-dev"),
             base_port: 9093,
+            broker_port: 9092,
         };
         for id in 1..=3 {
             let config = crate::config::Config::parse(&dev_properties(&options, id)).unwrap();

@@ -73,9 +73,10 @@ enum Command {
         #[arg(long)]
         directory_id: String,
     },
-    /// Run a local quorum for trying keel: formats (first time only) and starts the
-    /// controllers as child processes on 127.0.0.1, waits for a leader, prints the endpoints,
-    /// streams their logs, and stops them all on Ctrl-C. Running it again reuses the data.
+    /// Run a local cluster for trying keel: formats (first time only) and starts the
+    /// controllers and brokers as child processes on 127.0.0.1, waits for a leader, prints the
+    /// endpoints and client examples, streams their logs, and stops them all on Ctrl-C.
+    /// Running it again reuses the data.
     Dev {
         /// Number of controllers.
         #[arg(long, default_value_t = 3)]
@@ -86,6 +87,13 @@ enum Command {
         /// Port of controller 1; controller N listens on base-port + N - 1.
         #[arg(long, default_value_t = 9093)]
         base_port: u16,
+        /// Number of brokers (Raft observers that serve Kafka clients).
+        #[arg(long, default_value_t = 1)]
+        brokers: u32,
+        /// Port of broker 1, the bootstrap server for clients; further brokers take the ports
+        /// after the last controller's.
+        #[arg(long, default_value_t = 9092)]
+        broker_port: u16,
     },
     /// Show the state of the metadata quorum (Kafka's kafka-metadata-quorum.sh describe).
     Quorum {
@@ -254,6 +262,8 @@ fn main() -> ExitCode {
             controllers,
             dir,
             base_port,
+            brokers,
+            broker_port,
         } => {
             let keel = match std::env::current_exe() {
                 Ok(path) => path,
@@ -264,8 +274,10 @@ fn main() -> ExitCode {
             };
             let options = keel::dev::DevOptions {
                 controllers,
+                brokers,
                 dir,
                 base_port,
+                broker_port,
             };
             match keel::dev::run(&options, &keel) {
                 Ok(()) => ExitCode::SUCCESS,

@@ -2,6 +2,8 @@
 //! clock: the event loop (`server`) hands the node requests, responses and the time, and takes
 //! its [`Output`]s.
 //!
+//! - [`broker`]: a broker's registration and heartbeats (pure).
+//! - `broker_runtime`: the broker half of a node: client requests, forwarded writes.
 //! - [`broker_surface`]: a broker's answers to clients from its metadata image (Metadata,
 //!   DescribeCluster, its ApiVersions table).
 //! - [`controller_wire`]: the controller APIs' wire bodies <-> the quorum controller's
@@ -9,6 +11,7 @@
 //! - [`convert`]: Kafka messages <-> Raft messages.
 //! - [`datadir`]: formatting and opening the data directory (lock, identity checks).
 //! - [`directories`]: other voters' directory ids, pinned at format time or on first contact.
+//! - [`forward`]: which writes a broker forwards, and when its image shows them.
 //! - [`state_machine`]: committed records applied to the metadata image, the quorum
 //!   controller on the leader, replies released on commit, snapshots.
 //!
@@ -19,11 +22,14 @@
 //! process stops. Every inbound request is answered exactly once: by the core, by the node when
 //! invalid, or with `REQUEST_TIMED_OUT` when the core kept it longer than it ever should.
 
+pub mod broker;
+mod broker_runtime;
 pub mod broker_surface;
 pub mod controller_wire;
 pub mod convert;
 pub mod datadir;
 pub mod directories;
+pub mod forward;
 pub mod state_machine;
 
 use std::collections::BTreeMap;
@@ -39,9 +45,9 @@ use crate::metadata::controller::ControllerConfig;
 use crate::metadata::record::{encode_leader_change, encode_no_op};
 use crate::protocol::envelope::{encode_api_versions_unsupported, encode_response_body};
 use crate::protocol::messages::{
-    ApiVersionsRequest, ApiVersionsResponse, DescribeClusterRequest, DescribeClusterResponse,
-    DescribeQuorumRequest, DescribeQuorumResponse, LeaderChangeMessage, api_versions_response,
-    describe_cluster_response, describe_quorum_response, leader_change_message,
+    DescribeClusterRequest, DescribeClusterResponse, DescribeQuorumRequest, DescribeQuorumResponse,
+    LeaderChangeMessage, describe_cluster_response, describe_quorum_response,
+    leader_change_message,
 };
 use crate::protocol::{
     ApiKey, ErrorCode, RequestBody, RequestDecodeError, ResponseBody, Uuid, decode_request,
@@ -111,14 +117,35 @@ pub enum Output {
         seq: u64,
         frame: Vec<u8>,
     },
-    /// Send a request to peer `to`; report its outcome with [`Node::handle_response`] and `token`.
+    /// Send a request to peer `to` on `channel`; report its outcome with
+    /// [`Node::handle_response`] and `token`.
     Request {
         to: NodeId,
+        channel: Channel,
         token: u64,
         body: RequestBody,
         version: i16,
         timeout_ms: u64,
     },
+}
+
+/// Which connection to a peer a request travels on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Channel {
+    /// Raft between the voters (and observers' fetches).
+    Quorum,
+    /// A broker to the active controller: registration, heartbeats, forwarded writes. Its
+    /// own connection, because a peer answers in order and a parked Fetch would hold these
+    /// up for its whole wait.
+    Controller,
+}
+
+/// A listener this node binds, by index in bind order.
+#[derive(Debug, Clone)]
+struct ListenerRole {
+    name: String,
+    /// Serves clients (a broker listener) rather than the quorum (a controller listener).
+    clients: bool,
 }
 
 /// What to do with the connection a request came on.
@@ -164,6 +191,8 @@ impl From<StorageError> for Fatal {
 #[derive(Debug, Clone, Copy)]
 struct Route {
     connection: ConnectionId,
+    /// Index of the listener the request came in on.
+    listener: usize,
     seq: u64,
     /// The request frame's correlation id, echoed in the response header.
     correlation_id: i32,
@@ -280,6 +309,25 @@ pub struct Node {
     /// full): one append, one batch for the followers to fetch, however many requests the
     /// iteration read. Each request's records stay together in it, so it stays atomic.
     staged: Option<StagedBatch>,
+    /// The listeners this node binds, in bind order.
+    listeners: Vec<ListenerRole>,
+    /// The broker half, when this node is a broker.
+    broker: Option<broker_runtime::BrokerPart>,
+    /// What this node fetched from leaders since it started, until it first caught up: the
+    /// figures of its start-up log line.
+    catch_up: Option<CatchUp>,
+    retry_backoff_ms: u64,
+}
+
+/// A follower's or observer's progress from start-up to its first catch-up.
+#[derive(Debug)]
+struct CatchUp {
+    started_ms: u64,
+    /// Where its own log ended at start-up: fetching resumes there.
+    resumed_from: u64,
+    fetched_records: u64,
+    fetched_bytes: u64,
+    snapshot_installed: Option<(u64, u64)>,
 }
 
 /// Controller records waiting to be proposed as one batch at `base_offset`.
@@ -372,7 +420,42 @@ impl Node {
                 machine.applied_end()
             )));
         }
+        let listeners: Vec<ListenerRole> = config
+            .bound_listeners()
+            .map(|l| ListenerRole {
+                name: l.name.clone(),
+                clients: !config.controller_listener_names.contains(&l.name),
+            })
+            .collect();
+        let broker = config.roles.broker.then(|| {
+            let mut incarnation = Prng::new(settings.seed ^ 0x696e_6361_726e_6174);
+            let mut bytes = [0u8; 16];
+            bytes[..8].copy_from_slice(&incarnation.next_u64().to_be_bytes());
+            bytes[8..].copy_from_slice(&incarnation.next_u64().to_be_bytes());
+            broker_runtime::BrokerPart::new(broker::Lifecycle::new(
+                broker::LifecycleSettings {
+                    broker_id: config.node_id as i32,
+                    cluster_id: data_dir.meta.cluster_id.clone(),
+                    incarnation_id: Uuid::from_bytes(bytes),
+                    endpoints: config
+                        .advertised_listeners
+                        .iter()
+                        .map(|l| broker::Endpoint {
+                            listener_name: l.name.clone(),
+                            host: l.host.clone(),
+                            port: l.port,
+                        })
+                        .collect(),
+                    rack: config.rack.clone(),
+                    directory_id: data_dir.meta.directory_id,
+                    heartbeat_interval_ms: config.broker_heartbeat_interval_ms,
+                    retry_backoff_ms: config.retry_backoff_ms,
+                },
+                clock.monotonic_ms,
+            ))
+        });
         let raft = Raft::new(settings.raft, boot, settings.seed, clock.monotonic_ms);
+        let log_end_at_start = log.log_end_offset();
         info!(
             "node {} started: epoch {}, {:?}, directory {}, log {}..{}",
             wire.local_id,
@@ -408,6 +491,16 @@ impl Node {
             last_controller_tick_ms: clock.monotonic_ms,
             topic_ids: Prng::new(settings.seed ^ 0x746f_7069_635f_6964),
             staged: None,
+            catch_up: Some(CatchUp {
+                started_ms: clock.monotonic_ms,
+                resumed_from: log_end_at_start,
+                fetched_records: 0,
+                fetched_bytes: 0,
+                snapshot_installed: None,
+            }),
+            listeners,
+            broker,
+            retry_backoff_ms: config.retry_backoff_ms,
         })
     }
 
@@ -457,7 +550,7 @@ impl Node {
             // One step per iteration until it is written.
             deadline = deadline.min(self.clock.monotonic_ms);
         }
-        deadline
+        deadline.min(self.broker_deadline_ms())
     }
 
     /// How long the core may keep an inbound request before the node answers it itself.
@@ -466,11 +559,13 @@ impl Node {
         config.fetch_max_wait_ms + config.request_timeout_ms + NODE_UNANSWERED_REQUEST_GRACE_MS
     }
 
-    /// A request frame arrived on `connection` as that connection's request `seq`.
+    /// A request frame arrived on `connection` (accepted by listener `listener`, an index in
+    /// bind order) as that connection's request `seq`.
     pub fn handle_request(
         &mut self,
         clock: Clock,
         connection: ConnectionId,
+        listener: usize,
         seq: u64,
         frame: &[u8],
     ) -> Result<RequestOutcome, Fatal> {
@@ -500,6 +595,18 @@ impl Node {
         let correlation_id = request.correlation_id();
         let version = request.version();
         let api_key = request.api_key();
+        if self.listeners.get(listener).is_some_and(|l| l.clients) {
+            let route = Route {
+                connection,
+                listener,
+                seq,
+                correlation_id,
+                api_key,
+                version,
+                received_ms: clock.monotonic_ms,
+            };
+            return self.handle_client_request(route, request.body);
+        }
         if !SERVED_APIS.contains(&api_key) {
             // The codec knows the API but this node does not serve it (it is not advertised in
             // ApiVersions). Kafka treats a request for an API its listener does not enable as
@@ -515,6 +622,7 @@ impl Node {
         if let Some(parsed) = controller_wire::request_from_wire(&request.body, version) {
             let route = Route {
                 connection,
+                listener,
                 seq,
                 correlation_id,
                 api_key,
@@ -528,7 +636,9 @@ impl Node {
             return Ok(RequestOutcome::Handled);
         }
         let response = match &request.body {
-            RequestBody::ApiVersions(body) => ResponseBody::ApiVersions(api_versions(body)),
+            RequestBody::ApiVersions(body) => {
+                ResponseBody::ApiVersions(broker_surface::api_versions_response(SERVED_APIS, body))
+            }
             RequestBody::DescribeQuorum(body) => {
                 ResponseBody::DescribeQuorum(self.describe_quorum(body, version))
             }
@@ -544,6 +654,7 @@ impl Node {
                         let message = self.canonicalize(from, message)?;
                         let route = Route {
                             connection,
+                            listener,
                             seq,
                             correlation_id,
                             api_key,
@@ -570,6 +681,10 @@ impl Node {
         result: Result<ResponseBody, LinkError>,
     ) -> Result<(), Fatal> {
         self.clock = clock;
+        if self.broker.as_ref().is_some_and(|b| b.owns(token)) {
+            self.handle_broker_response(token, result);
+            return Ok(());
+        }
         let Some((peer, sent)) = self.sent.remove(&token) else {
             return Ok(());
         };
@@ -598,6 +713,9 @@ impl Node {
     pub fn connection_closed(&mut self, connection: ConnectionId) {
         self.routes
             .retain(|_, route| route.connection != connection);
+        if let Some(broker) = &mut self.broker {
+            broker.connection_closed(connection);
+        }
     }
 
     /// Timers: the core's, the idle NoOp, and requests the core kept too long.
@@ -616,6 +734,7 @@ impl Node {
             self.last_leader_append_ms = now;
         }
         self.controller_tick()?;
+        self.broker_tick();
         let expiry = self.route_expiry_ms();
         let expired: Vec<(NodeId, u64)> = self
             .routes
@@ -706,6 +825,8 @@ impl Node {
         }
         self.sync_controller();
         self.snapshot_step()?;
+        // Applied records may show held answers; a new leader may take heartbeats.
+        self.broker_tick();
         self.log_role_change();
         Ok(())
     }
@@ -930,6 +1051,12 @@ impl Node {
                     self.last_leader_append_ms = self.clock.monotonic_ms;
                 }
                 Action::AppendFetched { batches } => {
+                    if let Some(progress) = &mut self.catch_up {
+                        for batch in &batches {
+                            progress.fetched_records += batch.last_offset - batch.base_offset + 1;
+                            progress.fetched_bytes += batch.payload.byte_len();
+                        }
+                    }
                     for batch in batches {
                         let Data::Batch(bytes) = &batch.payload else {
                             panic!("fetched batches carry batch bytes, not {:?}", batch.payload)
@@ -975,6 +1102,7 @@ impl Node {
                         self.respond_to(&waiter.route, &response);
                     }
                     self.sync_controller();
+                    self.report_catch_up();
                 }
                 Action::DeleteLogPrefix { before_offset } => {
                     self.log.delete_before(before_offset)?
@@ -1003,6 +1131,7 @@ impl Node {
                         .receiving_snapshot
                         .take()
                         .expect("chunks come before the install");
+                    let receiver_bytes = receiver.bytes_written();
                     let id = receiver.finish()?;
                     assert_eq!(
                         (id.end_offset, id.epoch),
@@ -1012,6 +1141,9 @@ impl Node {
                     self.serving_snapshot = None;
                     self.sync_controller();
                     self.machine.install_snapshot(id)?;
+                    if let Some(progress) = &mut self.catch_up {
+                        progress.snapshot_installed = Some((snapshot.end_offset, receiver_bytes));
+                    }
                     info!(
                         "installed snapshot {}-{} from the leader",
                         snapshot.end_offset, snapshot.epoch
@@ -1199,6 +1331,37 @@ impl Node {
         Ok(())
     }
 
+    /// Logs, once, how a follower or observer caught up with the leader after starting: from
+    /// its own log end, or by installing the leader's snapshot, and what it fetched.
+    fn report_catch_up(&mut self) {
+        if self.raft.role() != RoleName::Follower
+            || self.machine.applied_end() < self.high_watermark
+            || self.high_watermark < self.log.log_end_offset()
+        {
+            return;
+        }
+        let Some(progress) = self.catch_up.take() else {
+            return;
+        };
+        let how = match progress.snapshot_installed {
+            Some((end_offset, bytes)) => format!(
+                "installed the leader's snapshot at offset {end_offset} ({bytes} bytes; its log from offset {} was behind the leader's log start) and fetched",
+                progress.resumed_from
+            ),
+            None => format!(
+                "resumed from its own log at offset {} and fetched",
+                progress.resumed_from
+            ),
+        };
+        info!(
+            "caught up with the leader at offset {} in {} ms: {how} {} records ({} bytes)",
+            self.high_watermark,
+            self.clock.monotonic_ms.saturating_sub(progress.started_ms),
+            progress.fetched_records,
+            progress.fetched_bytes
+        );
+    }
+
     /// Answers a controller request with `code` for everything it asked.
     fn refuse(&mut self, waiter: &Waiter, code: ErrorCode, message: Option<&str>) {
         let response =
@@ -1298,6 +1461,7 @@ impl Node {
                 };
                 self.outputs.push(Output::Request {
                     to,
+                    channel: Channel::Quorum,
                     token,
                     body,
                     version,
@@ -1625,36 +1789,6 @@ pub const SERVED_APIS: &[ApiKey] = &[
     ApiKey::UnregisterBroker,
 ];
 
-/// Every API this node serves and the versions it supports.
-fn api_versions(request: &ApiVersionsRequest) -> ApiVersionsResponse {
-    let valid = |s: &str| {
-        s.is_empty()
-            || (s.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
-                && s.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric())
-                && s.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.'))
-    };
-    if !valid(&request.client_software_name) || !valid(&request.client_software_version) {
-        return ApiVersionsResponse {
-            error_code: ErrorCode::InvalidRequest.code(),
-            ..Default::default()
-        };
-    }
-    ApiVersionsResponse {
-        error_code: ErrorCode::None.code(),
-        api_keys: SERVED_APIS
-            .iter()
-            .map(|api| api_versions_response::ApiVersion {
-                api_key: *api as i16,
-                min_version: *api.versions().start(),
-                max_version: *api.versions().end(),
-                ..Default::default()
-            })
-            .collect(),
-        ..Default::default()
-    }
-}
-
 /// The answer to a request the core kept too long: REQUEST_TIMED_OUT at the top level.
 fn timed_out_response(api_key: ApiKey) -> ResponseBody {
     use crate::protocol::messages::*;
@@ -1738,7 +1872,8 @@ mod tests {
 
     #[test]
     fn api_versions_advertises_exactly_the_served_apis_in_key_order() {
-        let response = api_versions(&ApiVersionsRequest::default());
+        let response =
+            broker_surface::api_versions_response(SERVED_APIS, &ApiVersionsRequest::default());
         assert_eq!(response.error_code, 0);
         let listed: Vec<(i16, i16, i16)> = response
             .api_keys
@@ -1802,7 +1937,7 @@ mod tests {
                 seq += 1;
                 let frame = frame_of(request, version, 100 + seq as i32);
                 assert!(decode_request(&frame).is_ok());
-                let outcome = node.handle_request(clock, 1, seq, &frame).unwrap();
+                let outcome = node.handle_request(clock, 1, 0, seq, &frame).unwrap();
                 let RequestOutcome::Close { reason } = outcome else {
                     panic!("{} v{version} was not refused: {outcome:?}", api.name())
                 };
@@ -1822,7 +1957,7 @@ mod tests {
             7,
         );
         assert_eq!(
-            node.handle_request(clock, 2, 0, &frame).unwrap(),
+            node.handle_request(clock, 2, 0, 0, &frame).unwrap(),
             RequestOutcome::Handled
         );
         let outputs = node.take_outputs();
@@ -1861,7 +1996,7 @@ mod tests {
         });
         let frame = frame_of(&request, 7, 41);
         assert_eq!(
-            node.handle_request(clock, 1, 0, &frame).unwrap(),
+            node.handle_request(clock, 1, 0, 0, &frame).unwrap(),
             RequestOutcome::Handled
         );
         let outputs = node.take_outputs();

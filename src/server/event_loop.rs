@@ -16,7 +16,7 @@ use log::{debug, error, info, warn};
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token};
 
-use crate::node::{Clock, ConnectionId, Fatal, Node, Output, RequestOutcome};
+use crate::node::{Channel, Clock, ConnectionId, Fatal, Node, Output, RequestOutcome};
 use crate::raft::NodeId;
 use crate::raft::prng::Prng;
 
@@ -57,14 +57,19 @@ pub enum LoopExit {
 struct Slot {
     generation: u32,
     connection: Option<Inbound>,
+    /// Index of the listener the connection came in on.
+    listener: usize,
 }
 
 pub struct EventLoop {
     poll: Poll,
     listeners: Vec<TcpListener>,
     slots: Vec<Slot>,
-    peers: BTreeMap<NodeId, PeerLink>,
-    peer_tokens: Vec<NodeId>,
+    /// Links to other nodes: to the voters for the quorum, and (brokers) to every controller
+    /// for registration, heartbeats and forwarded writes, on connections of their own so
+    /// that a parked Fetch never holds up a heartbeat.
+    peers: BTreeMap<(NodeId, Channel), PeerLink>,
+    peer_tokens: Vec<(NodeId, Channel)>,
     node: Node,
     signal: Option<ShutdownSignal>,
     scratch: Vec<u8>,
@@ -92,11 +97,12 @@ pub fn bind_listeners(listen: &[SocketAddr]) -> io::Result<Vec<TcpListener>> {
 }
 
 impl EventLoop {
-    /// Serves `listeners` (see [`bind_listeners`]) and prepares links to `peers`.
+    /// Serves `listeners` (see [`bind_listeners`]) and prepares links to `peers` (each on
+    /// the channel given).
     pub fn new(
         node: Node,
         listeners: Vec<TcpListener>,
-        peers: &[(NodeId, SocketAddr)],
+        peers: &[(NodeId, Channel, SocketAddr)],
         signal: Option<ShutdownSignal>,
         config: LoopConfig,
         seed: u64,
@@ -118,15 +124,24 @@ impl EventLoop {
                 .register(signal.receiver_mut(), SIGNAL_TOKEN, Interest::READABLE)?;
         }
         let client_id = format!("keel-node-{}", node.node_id());
-        let peer_tokens: Vec<NodeId> = peers.iter().map(|(id, _)| *id).collect();
+        let peer_tokens: Vec<(NodeId, Channel)> = peers
+            .iter()
+            .map(|(id, channel, _)| (*id, *channel))
+            .collect();
         let peers = peers
             .iter()
-            .map(|(id, address)| (*id, PeerLink::new(*address, &client_id, config.peer_link)))
+            .map(|(id, channel, address)| {
+                (
+                    (*id, *channel),
+                    PeerLink::new(*address, &client_id, config.peer_link),
+                )
+            })
             .collect();
         let slots = (0..config.connections_max)
             .map(|_| Slot {
                 generation: 0,
                 connection: None,
+                listener: 0,
             })
             .collect();
         Ok(EventLoop {
@@ -339,6 +354,7 @@ impl EventLoop {
             }
             let entry = &mut self.slots[slot];
             entry.generation = entry.generation.wrapping_add(1);
+            entry.listener = index;
             entry.connection = Some(Inbound::new(
                 stream,
                 peer,
@@ -377,7 +393,8 @@ impl EventLoop {
                     return Ok(());
                 }
             };
-            match self.node.handle_request(clock, id, seq, &frame)? {
+            let listener = self.slots[slot].listener;
+            match self.node.handle_request(clock, id, listener, seq, &frame)? {
                 RequestOutcome::Handled => {}
                 RequestOutcome::Close { reason } => {
                     let peer = self.slots[slot]
@@ -435,7 +452,7 @@ impl EventLoop {
 
     /// Connects idle peer links (after their backoff) and times out their requests.
     fn maintain_peers(&mut self, clock: Clock) -> Result<(), Fatal> {
-        let peer_ids: Vec<NodeId> = self.peers.keys().copied().collect();
+        let peer_ids: Vec<(NodeId, Channel)> = self.peers.keys().copied().collect();
         for peer in peer_ids {
             let random = self.prng.next_u64();
             let index = self
@@ -454,7 +471,7 @@ impl EventLoop {
                     token,
                     Interest::READABLE | Interest::WRITABLE,
                 ) {
-                    warn!("cannot register the link to node {peer}: {e}");
+                    warn!("cannot register the link to node {}: {e}", peer.0);
                 }
             }
             self.complete(clock, completions)?;
@@ -495,14 +512,15 @@ impl EventLoop {
                     }
                     Output::Request {
                         to,
+                        channel,
                         token,
                         body,
                         version,
                         timeout_ms,
                     } => {
-                        let Some(link) = self.peers.get_mut(&to) else {
+                        let Some(link) = self.peers.get_mut(&(to, channel)) else {
                             error!(
-                                "the core addressed node {to}, which is not a voter this node knows"
+                                "the node addressed node {to} ({channel:?}), which is not a controller this node knows"
                             );
                             self.node
                                 .handle_response(clock, token, Err(LinkError::NotReady))?;

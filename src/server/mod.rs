@@ -30,7 +30,7 @@ use crate::constants::{
     SERVER_REQUESTS_IN_FLIGHT_PER_CONNECTION, SHUTDOWN_GRACE_MS,
 };
 use crate::node::datadir::{DataDir, DataDirError};
-use crate::node::{Clock, Fatal, Node, NodeSettings};
+use crate::node::{Channel, Clock, Fatal, Node, NodeSettings};
 use crate::raft::NodeId;
 
 use self::event_loop::{EventLoop, LoopConfig, LoopExit};
@@ -92,7 +92,7 @@ pub fn loop_config(config: &Config) -> LoopConfig {
     }
 }
 
-/// Runs a controller until SIGTERM/SIGINT (graceful: a leader resigns, the log is flushed) or a
+/// Runs a node until SIGTERM/SIGINT (graceful: a leader resigns, the log is flushed) or a
 /// fatal error. `expected_cluster_id`, when given, must match the formatted directory.
 pub fn run_node(config: &Config, expected_cluster_id: Option<&str>) -> Result<(), RunError> {
     let data_dir = DataDir::open(
@@ -102,7 +102,7 @@ pub fn run_node(config: &Config, expected_cluster_id: Option<&str>) -> Result<()
     )
     .map_err(RunError::DataDir)?;
     let mut listen = Vec::new();
-    for listener in config.controller_listeners() {
+    for listener in config.bound_listeners() {
         let address = listener.bind_address().map_err(|e| {
             RunError::Network(format!(
                 "listener {}: cannot resolve {:?}: {e}",
@@ -111,15 +111,22 @@ pub fn run_node(config: &Config, expected_cluster_id: Option<&str>) -> Result<()
         })?;
         listen.push(address);
     }
-    let mut peers: Vec<(NodeId, SocketAddr)> = Vec::new();
-    for voter in config.voters.iter().filter(|v| v.id != config.node_id) {
+    let mut peers: Vec<(NodeId, Channel, SocketAddr)> = Vec::new();
+    for voter in &config.voters {
         let address = voter.resolve().map_err(|e| {
             RunError::Network(format!(
                 "controller.quorum.voters: cannot resolve node {} at {}:{}: {e}",
                 voter.id, voter.host, voter.port
             ))
         })?;
-        peers.push((voter.id, address));
+        if voter.id != config.node_id {
+            peers.push((voter.id, Channel::Quorum, address));
+        }
+        // A broker talks to the active controller, which may be this very node when it is
+        // both (it then connects to its own controller listener).
+        if config.roles.broker {
+            peers.push((voter.id, Channel::Controller, address));
+        }
     }
     let listeners =
         event_loop::bind_listeners(&listen).map_err(|e| RunError::Network(e.to_string()))?;

@@ -325,6 +325,11 @@ impl SnapshotReceiver {
         self.size
     }
 
+    /// Bytes received so far.
+    pub fn bytes_written(&self) -> u64 {
+        self.size
+    }
+
     pub fn write_chunk(&mut self, position: u64, bytes: &[u8]) -> Result<()> {
         if position != self.size {
             return Err(StorageError::invalid_argument(format!(

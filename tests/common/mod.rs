@@ -64,6 +64,8 @@ pub struct Settings {
     /// Directories to hold the nodes' data directories, one per node in id order (for
     /// example one disk each); empty: under the cluster's root.
     pub data_roots: Vec<PathBuf>,
+    /// Brokers (`process.roles=broker`, ids after the controllers'), besides the controllers.
+    pub brokers: u32,
 }
 
 impl Settings {
@@ -78,6 +80,7 @@ impl Settings {
             extra: Vec::new(),
             test_timeout: Duration::from_secs(90),
             data_roots: Vec::new(),
+            brokers: 0,
         }
     }
 
@@ -318,16 +321,21 @@ pub struct Cluster {
     /// The directory id each node is first formatted with (`--initial-controllers`), by index.
     pub initial_directory_ids: Vec<String>,
     pub settings: Settings,
+    /// Every node: the controllers (ids 1..=voters), then the brokers.
     pub nodes: Vec<NodeFiles>,
+    voters: u32,
     children: Vec<Option<Child>>,
     live: Live,
     watchdog: Option<(mpsc::Sender<()>, thread::JoinHandle<()>)>,
 }
 
 impl Cluster {
-    /// Creates `n` nodes (ids 1..=n, all voters), writes their properties and formats their
-    /// directories with one new cluster id. Starts nothing.
+    /// Creates `n` controllers (ids 1..=n, all voters) and `settings.brokers` brokers (ids
+    /// after), writes their properties and formats their directories with one new cluster id.
+    /// Starts nothing.
     pub fn new(name: &str, n: u32, settings: Settings) -> Cluster {
+        let voters = n;
+        let n = voters + settings.brokers;
         let root = temp_root(name);
         let _ = fs::remove_dir_all(&root);
         fs::create_dir_all(&root).expect("create the cluster root");
@@ -337,7 +345,7 @@ impl Cluster {
                 .to_string()
         };
         let cluster_id = random_id();
-        let initial_directory_ids = (1..=n).map(|_| random_id()).collect();
+        let initial_directory_ids = (1..=voters).map(|_| random_id()).collect();
         assert!(
             settings.data_roots.is_empty() || settings.data_roots.len() >= n as usize,
             "one data root per node"
@@ -390,12 +398,13 @@ impl Cluster {
             initial_directory_ids,
             settings,
             nodes,
+            voters,
             children: (0..n).map(|_| None).collect(),
             live,
             watchdog: Some((stop, watchdog)),
         };
         cluster.assign_ports();
-        for id in cluster.ids() {
+        for id in cluster.all_ids() {
             cluster.format(id);
         }
         cluster
@@ -409,7 +418,18 @@ impl Cluster {
         cluster
     }
 
+    /// The controllers' ids.
     pub fn ids(&self) -> Vec<u32> {
+        (1..=self.voters).collect()
+    }
+
+    /// The brokers' ids.
+    pub fn broker_ids(&self) -> Vec<u32> {
+        (self.voters + 1..=self.nodes.len() as u32).collect()
+    }
+
+    /// Every node's id, controllers first.
+    pub fn all_ids(&self) -> Vec<u32> {
         self.nodes.iter().map(|n| n.id).collect()
     }
 
@@ -441,18 +461,22 @@ impl Cluster {
 
     /// The properties file of node `id` (as written for `voters` ports).
     pub fn properties(&self, id: u32) -> String {
-        let voters: Vec<String> = self
-            .nodes
+        let voters: Vec<String> = self.nodes[..self.voters as usize]
             .iter()
             .map(|n| format!("{}@127.0.0.1:{}", n.id, n.port))
             .collect();
         let node = self.node(id);
         let s = &self.settings;
+        let (roles, listener) = if id > self.voters {
+            ("broker", "PLAINTEXT")
+        } else {
+            ("controller", "CONTROLLER")
+        };
         let mut text = format!(
-            "process.roles=controller\n\
+            "process.roles={roles}\n\
              node.id={id}\n\
              controller.quorum.voters={}\n\
-             listeners=CONTROLLER://127.0.0.1:{}\n\
+             listeners={listener}://127.0.0.1:{}\n\
              controller.listener.names=CONTROLLER\n\
              metadata.log.dir={}\n\
              controller.quorum.election.timeout.ms={}\n\
@@ -485,7 +509,7 @@ impl Cluster {
     }
 
     fn write_properties(&self) {
-        for id in self.ids() {
+        for id in self.all_ids() {
             fs::write(&self.node(id).config, self.properties(id)).expect("write properties");
         }
     }
@@ -493,8 +517,7 @@ impl Cluster {
     /// `keel format` for node `id` as at the birth of the cluster: with the cluster id and
     /// `--initial-controllers`, so every node pins every other node's first directory id.
     pub fn format(&self, id: u32) {
-        let initial: Vec<String> = self
-            .nodes
+        let initial: Vec<String> = self.nodes[..self.voters as usize]
             .iter()
             .zip(&self.initial_directory_ids)
             .map(|(n, directory)| format!("{}@127.0.0.1:{}:{directory}", n.id, n.port))
@@ -604,7 +627,7 @@ impl Cluster {
         let fresh = self.nodes.iter().all(|n| n.starts == 0);
         for attempt in 0.. {
             let mut lost_port = false;
-            for id in self.ids() {
+            for id in self.all_ids() {
                 if self.is_running(id) {
                     continue;
                 }
@@ -623,8 +646,10 @@ impl Cluster {
             if !lost_port {
                 return;
             }
-            for id in self.running() {
-                self.kill(id);
+            for id in self.all_ids() {
+                if self.is_running(id) {
+                    self.kill(id);
+                }
             }
             self.assign_ports();
         }
@@ -939,7 +964,7 @@ pub fn agreed_leader(views: &[View]) -> Result<(u32, u32), String> {
     Ok((leader.node, leader.epoch))
 }
 
-fn copy_dir(from: &Path, to: &Path) {
+pub fn copy_dir(from: &Path, to: &Path) {
     fs::create_dir_all(to).expect("create the copy");
     for entry in fs::read_dir(from).expect("read the partition directory") {
         let entry = entry.expect("directory entry");
@@ -959,7 +984,7 @@ impl Drop for Cluster {
             );
             self.print_logs(40);
         }
-        for id in self.ids() {
+        for id in self.all_ids() {
             if self.is_running(id) {
                 self.kill(id);
             }

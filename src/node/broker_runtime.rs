@@ -1,0 +1,302 @@
+//! The broker half of a node (`process.roles` with `broker`): requests that come in on a
+//! client listener, the broker's registration and heartbeats, and the writes it forwards to
+//! the active controller.
+//!
+//! - Reads (ApiVersions, Metadata, DescribeCluster, DescribeConfigs) are answered from this
+//!   node's own image, which it builds from the metadata log it fetches as a Raft observer.
+//! - Writes are relayed unchanged to the active controller on the controller channel, and its
+//!   answer is held until this node's image shows the change ([`super::forward`]) or a
+//!   deadline passes, so a client that wrote through this broker reads its write here.
+//!
+//! Invariants: every client request is answered exactly once (by a read, the relayed answer,
+//! or an error when no controller answers in time); everything held is tied to a request of
+//! a live connection, so it is bounded by the connection slots times the requests each may
+//! have in flight; nothing is retried faster than `controller.quorum.retry.backoff.ms`.
+
+use std::collections::BTreeMap;
+
+use log::{debug, warn};
+
+use crate::constants::BROKER_FORWARD_TIMEOUT_MS;
+use crate::protocol::{ErrorCode, RequestBody, ResponseBody};
+use crate::server::outbound::LinkError;
+
+use super::broker::Lifecycle;
+use super::broker_surface;
+use super::controller_wire;
+use super::forward::{is_forwarded, visible_in};
+use super::{Channel, Fatal, Node, Output, RequestOutcome, Route};
+
+/// The broker's state inside a node.
+#[derive(Debug)]
+pub(super) struct BrokerPart {
+    pub(super) lifecycle: Lifecycle,
+    /// Requests to the active controller in flight, by token.
+    calls: BTreeMap<u64, Call>,
+    /// Forwarded writes waiting to be sent: no active controller known yet, or its link
+    /// failed and the retry backoff runs.
+    unsent: Vec<Forward>,
+    /// Controller answers waiting for this node's image to show them.
+    held: Vec<(Forward, ResponseBody)>,
+}
+
+#[derive(Debug)]
+enum Call {
+    Lifecycle,
+    Forward(Box<Forward>),
+}
+
+/// A client's write on its way through this broker.
+#[derive(Debug)]
+struct Forward {
+    route: Route,
+    request: RequestBody,
+    /// Answer by then, whatever happens.
+    deadline_ms: u64,
+    /// Not sent before then (retry backoff).
+    not_before_ms: u64,
+}
+
+impl BrokerPart {
+    pub(super) fn new(lifecycle: Lifecycle) -> BrokerPart {
+        BrokerPart {
+            lifecycle,
+            calls: BTreeMap::new(),
+            unsent: Vec::new(),
+            held: Vec::new(),
+        }
+    }
+
+    pub(super) fn owns(&self, token: u64) -> bool {
+        self.calls.contains_key(&token)
+    }
+
+    pub(super) fn connection_closed(&mut self, connection: super::ConnectionId) {
+        self.unsent.retain(|f| f.route.connection != connection);
+        self.held.retain(|(f, _)| f.route.connection != connection);
+        // Calls in flight stay: their tokens must still resolve; the answer is then dropped
+        // by the event loop, which knows the connection is gone.
+    }
+}
+
+impl Node {
+    /// A request that came in on a client listener.
+    pub(super) fn handle_client_request(
+        &mut self,
+        route: Route,
+        request: RequestBody,
+    ) -> Result<RequestOutcome, Fatal> {
+        let api_key = route.api_key;
+        if !broker_surface::BROKER_SERVED_APIS.contains(&api_key) {
+            // Kafka closes the connection on a request for an API (or a version) its listener
+            // does not serve; clients learn what is served from ApiVersions.
+            return Ok(RequestOutcome::Close {
+                reason: format!(
+                    "{} (api key {}) is not served on a broker listener (correlation id {})",
+                    api_key.name(),
+                    api_key as i16,
+                    route.correlation_id
+                ),
+            });
+        }
+        if is_forwarded(&request) {
+            let now = self.clock.monotonic_ms;
+            let forward = Forward {
+                route,
+                request,
+                deadline_ms: now + BROKER_FORWARD_TIMEOUT_MS,
+                not_before_ms: now,
+            };
+            self.send_forward(forward);
+            return Ok(RequestOutcome::Handled);
+        }
+        if let Some(parsed) = controller_wire::request_from_wire(&request, route.version) {
+            // DescribeConfigs: a read of this node's image, answered by the state machine.
+            match parsed {
+                Ok(call) => self.handle_controller_request(route, request, call)?,
+                Err(response) => self.respond_to(&route, &response),
+            }
+            return Ok(RequestOutcome::Handled);
+        }
+        let context = broker_surface::SurfaceContext {
+            cluster_id: &self.wire.cluster_id,
+            listener_name: self
+                .listeners
+                .get(route.listener)
+                .map_or("", |l| l.name.as_str()),
+            broker_id: self.wire.local_id as i32,
+        };
+        let image = self.machine.image();
+        let response = match &request {
+            RequestBody::ApiVersions(body) => ResponseBody::ApiVersions(
+                broker_surface::api_versions_response(broker_surface::BROKER_SERVED_APIS, body),
+            ),
+            RequestBody::Metadata(body) => ResponseBody::Metadata(
+                broker_surface::metadata_response(image, &context, body, route.version),
+            ),
+            RequestBody::DescribeCluster(body) => ResponseBody::DescribeCluster(
+                broker_surface::describe_cluster_response(image, &context, body, route.version),
+            ),
+            _ => unreachable!(
+                "{} is listed as served on broker listeners but has no handler",
+                api_key.name()
+            ),
+        };
+        self.respond_to(&route, &response);
+        Ok(RequestOutcome::Handled)
+    }
+
+    /// Sends a forwarded write to the active controller, or keeps it until one is known.
+    fn send_forward(&mut self, forward: Forward) {
+        let now = self.clock.monotonic_ms;
+        let leader = self.raft.leader();
+        let broker = self.broker.as_mut().expect("a broker node");
+        let Some(leader) = leader.filter(|_| forward.not_before_ms <= now) else {
+            broker.unsent.push(forward);
+            return;
+        };
+        let token = self.next_token;
+        self.next_token += 1;
+        self.outputs.push(Output::Request {
+            to: leader,
+            channel: Channel::Controller,
+            token,
+            body: forward.request.clone(),
+            version: forward.route.version,
+            timeout_ms: forward.deadline_ms.saturating_sub(now).max(1),
+        });
+        broker.calls.insert(token, Call::Forward(Box::new(forward)));
+    }
+
+    /// The answer to a request this broker sent to the active controller.
+    pub(super) fn handle_broker_response(
+        &mut self,
+        token: u64,
+        result: Result<ResponseBody, LinkError>,
+    ) {
+        let now = self.clock.monotonic_ms;
+        let retry_backoff_ms = self.retry_backoff_ms;
+        let broker = self.broker.as_mut().expect("a broker node");
+        let Some(call) = broker.calls.remove(&token) else {
+            return;
+        };
+        match (call, result) {
+            (Call::Lifecycle, Ok(response)) => broker.lifecycle.answered(now, &response),
+            (Call::Lifecycle, Err(error)) => {
+                debug!("broker heartbeat or registration got no answer: {error:?}");
+                broker.lifecycle.failed(now);
+            }
+            (Call::Forward(forward), Ok(response)) => {
+                broker.held.push((*forward, response));
+                self.release_held();
+            }
+            (Call::Forward(mut forward), Err(LinkError::NotReady | LinkError::Disconnected))
+                if now + retry_backoff_ms < forward.deadline_ms =>
+            {
+                // The controller may have moved: try again (to whoever leads then).
+                forward.not_before_ms = now + retry_backoff_ms;
+                broker.unsent.push(*forward);
+            }
+            (Call::Forward(forward), Err(error)) => {
+                let code = match error {
+                    LinkError::Malformed(_) => ErrorCode::UnknownServerError,
+                    _ => ErrorCode::RequestTimedOut,
+                };
+                warn!(
+                    "a forwarded {} got no answer from the active controller: {error:?}",
+                    forward.route.api_key.name()
+                );
+                self.refuse_forward(&forward, code);
+            }
+        }
+    }
+
+    fn refuse_forward(&mut self, forward: &Forward, code: ErrorCode) {
+        let response =
+            controller_wire::error_response(&forward.request, forward.route.version, code, None);
+        self.respond_to(&forward.route, &response);
+    }
+
+    /// Answers held by the controller whose change this node's image now shows (or whose
+    /// deadline passed: the change is committed, this node is just slow to see it).
+    pub(super) fn release_held(&mut self) {
+        let now = self.clock.monotonic_ms;
+        let Some(broker) = self.broker.as_mut() else {
+            return;
+        };
+        if broker.held.is_empty() {
+            return;
+        }
+        let image = self.machine.image();
+        let (ready, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut broker.held)
+            .into_iter()
+            .partition(|(forward, response)| {
+                forward.deadline_ms <= now || visible_in(image, &forward.request, response)
+            });
+        broker.held = waiting;
+        for (forward, response) in ready {
+            self.respond_to(&forward.route, &response);
+        }
+    }
+
+    /// The broker's timers: registration and heartbeats, forwards to (re)send, held answers.
+    pub(super) fn broker_tick(&mut self) {
+        let now = self.clock.monotonic_ms;
+        let applied_offset = self.machine.applied_end() as i64 - 1;
+        let leader = self.raft.leader();
+        let Some(broker) = self.broker.as_mut() else {
+            return;
+        };
+        if let Some(leader) = leader
+            && let Some((body, version)) = broker.lifecycle.poll(now, applied_offset)
+        {
+            let token = self.next_token;
+            self.next_token += 1;
+            broker.calls.insert(token, Call::Lifecycle);
+            self.outputs.push(Output::Request {
+                to: leader,
+                channel: Channel::Controller,
+                token,
+                body,
+                version,
+                timeout_ms: self.raft.config().request_timeout_ms,
+            });
+        }
+        let broker = self.broker.as_mut().expect("a broker node");
+        let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut broker.unsent)
+            .into_iter()
+            .partition(|f| f.not_before_ms <= now || f.deadline_ms <= now);
+        broker.unsent = later;
+        for forward in due {
+            if forward.deadline_ms <= now {
+                self.refuse_forward(&forward, ErrorCode::RequestTimedOut);
+            } else {
+                self.send_forward(forward);
+            }
+        }
+        self.release_held();
+    }
+
+    /// The earliest time the broker's timers need [`Node::tick`].
+    pub(super) fn broker_deadline_ms(&self) -> u64 {
+        let Some(broker) = &self.broker else {
+            return u64::MAX;
+        };
+        let mut deadline = u64::MAX;
+        if self.raft.leader().is_some() {
+            deadline = deadline.min(broker.lifecycle.next_deadline_ms());
+        }
+        for forward in &broker.unsent {
+            let at = if self.raft.leader().is_some() {
+                forward.not_before_ms
+            } else {
+                forward.deadline_ms
+            };
+            deadline = deadline.min(at);
+        }
+        for (forward, _) in &broker.held {
+            deadline = deadline.min(forward.deadline_ms);
+        }
+        deadline
+    }
+}
