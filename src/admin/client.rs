@@ -17,7 +17,7 @@ use crate::constants::{
 use crate::protocol::envelope::{decode_response, encode_request};
 use crate::protocol::frame::{FRAME_SIZE_PREFIX_BYTES, peek_frame_size};
 use crate::protocol::messages::{ApiVersionsRequest, ApiVersionsResponse};
-use crate::protocol::{ApiKey, ApiMessage, DecodeError, EncodeError, ErrorCode};
+use crate::protocol::{ApiKey, ApiMessage, DecodeError, EncodeError, ErrorCode, FrameError};
 
 /// The largest response a tool accepts.
 pub const RESPONSE_FRAME_BYTES_MAX: u32 = ADMIN_RESPONSE_FRAME_BYTES_MAX;
@@ -262,7 +262,15 @@ impl Client {
         let size = peek_frame_size(&prefix, RESPONSE_FRAME_BYTES_MAX)
             .map_err(|e| ClientError::Frame {
                 address: self.address.clone(),
-                reason: e.to_string(),
+                reason: match e {
+                    FrameError::TooLarge { size, .. } => format!(
+                        "it announces a response of {size} bytes, more than the \
+                         {RESPONSE_FRAME_BYTES_MAX} keel accepts"
+                    ),
+                    FrameError::NegativeSize { size } => {
+                        format!("it announces a response of negative size {size}")
+                    }
+                },
             })?
             .expect("four bytes were read");
         let mut frame = Vec::with_capacity(size.min(ADMIN_RESPONSE_READ_CHUNK_BYTES));

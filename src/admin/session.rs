@@ -320,16 +320,23 @@ impl Session {
     /// The connection to broker `id`, at the address Metadata gave for it (opened, with its
     /// ApiVersions handshake, on first use; shared with any connection to the same address).
     pub fn node_for_broker(&mut self, id: i32) -> Result<NodeIndex, AdminError> {
-        let address = self
+        let bad = |reason: String| AdminError::BadAnswer {
+            address: self.address(BOOTSTRAP).to_owned(),
+            reason,
+        };
+        let broker = self
             .view
             .brokers
             .iter()
             .find(|b| b.id == id)
-            .map(Broker::address)
-            .ok_or_else(|| AdminError::BadAnswer {
-                address: self.address(BOOTSTRAP).to_owned(),
-                reason: format!("its Metadata lists no broker {id}"),
-            })?;
+            .ok_or_else(|| bad(format!("its Metadata lists no broker {id}")))?;
+        if !(1..=i32::from(u16::MAX)).contains(&broker.port) || broker.host.is_empty() {
+            return Err(bad(format!(
+                "its Metadata gives broker {id} the address {:?}",
+                broker.address()
+            )));
+        }
+        let address = broker.address();
         if let Some(node) = self.connections.iter().position(|c| c.address == address) {
             return Ok(node);
         }
