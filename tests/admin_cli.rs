@@ -677,6 +677,24 @@ fn apis_the_server_does_not_offer_exit_6_with_a_hint_for_controllers() {
         "{}",
         run.stderr
     );
+    // quorum describe --bootstrap-server at a controller: use --bootstrap-controller.
+    let run = keel(&[
+        "quorum",
+        "describe",
+        "--bootstrap-server",
+        &controller.address(1),
+        "--timeout-ms",
+        "5000",
+    ]);
+    assert_eq!(run.code, 6, "{}", run.stderr);
+    assert_eq!(
+        run.stderr,
+        format!(
+            "keel: {} does not serve Metadata (it is a controller: ask it with \
+             --bootstrap-controller)\n",
+            controller.address(1)
+        )
+    );
     // A broker whose versions keel does not speak.
     let ancient = FakeCluster::start(1, |_, request| match &request.body {
         RequestBody::ApiVersions(_) => Answer::Body(api_versions(&[

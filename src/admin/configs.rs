@@ -329,6 +329,7 @@ pub fn describe(connect: &ConnectOptions, options: &DescribeOptions) -> Result<O
                     .filter_map(|t| t.name.clone())
                     .collect();
                 names.sort();
+                names.dedup();
                 names
                     .into_iter()
                     .map(|name| Entity {

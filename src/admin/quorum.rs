@@ -221,7 +221,22 @@ pub fn describe_via_broker(
     bootstrap_servers: &str,
     timeout_ms: u64,
 ) -> Result<QuorumDescription, DescribeError> {
-    let mut session = Session::open(bootstrap_servers, timeout_ms)?;
+    let mut session = Session::open(bootstrap_servers, timeout_ms).map_err(|e| match e {
+        AdminError::Unsupported {
+            address,
+            api,
+            theirs: None,
+            ours,
+            hint: Some(_),
+        } => AdminError::Unsupported {
+            address,
+            api,
+            theirs: None,
+            ours,
+            hint: Some("it is a controller: ask it with --bootstrap-controller".into()),
+        },
+        e => e,
+    })?;
     let (_, response): (i16, DescribeQuorumResponse) = session
         .call(BOOTSTRAP, 0, |_| Ok(describe_quorum_request()))
         .map_err(|e| match e {

@@ -628,10 +628,21 @@ pub fn topic_descriptions(
             match_by_name(address, &asked, &response.topics, |t| t.name.as_deref())?
         }
         None => {
-            if response.topics.iter().any(|t| t.name.is_none()) {
+            let mut names: Vec<Option<&str>> =
+                response.topics.iter().map(|t| t.name.as_deref()).collect();
+            names.sort_unstable();
+            let reason = if names.first() == Some(&None) {
+                Some("it lists a topic without a name".to_owned())
+            } else {
+                names
+                    .windows(2)
+                    .find(|pair| pair[0] == pair[1])
+                    .map(|pair| format!("it lists topic {:?} twice", pair[0].unwrap_or("")))
+            };
+            if let Some(reason) = reason {
                 return Err(AdminError::BadAnswer {
                     address: address.to_owned(),
-                    reason: "it lists a topic without a name".into(),
+                    reason,
                 });
             }
             response.topics.iter().collect()

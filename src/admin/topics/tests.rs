@@ -473,6 +473,13 @@ fn metadata_answers_that_do_not_match_the_question_are_refused() {
         error.to_string(),
         "h:1 gave an answer keel cannot use: it lists a topic without a name"
     );
+    let mut doubled = metadata();
+    doubled.topics[1].name = Some("orders".into());
+    let error = topic_descriptions(&doubled, 12, None, "h:1").unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "h:1 gave an answer keel cannot use: it lists topic \"orders\" twice"
+    );
 }
 
 #[test]
