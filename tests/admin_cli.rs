@@ -1006,7 +1006,8 @@ fn describe_against_an_old_broker_without_describe_configs() {
              PARTITION  LEADER  LEADER-EPOCH  REPLICAS  ISR  OFFLINE\n  \
              0          1       -             1,2       1    -\n  \
              1          2       -             1,2       2    -\n\
-             note: {} does not serve DescribeConfigs: configs not shown\n",
+             note: {} does not serve DescribeConfigs at a version keel speaks: configs not \
+             shown\n",
             fake.address(1)
         )
     );

@@ -590,7 +590,8 @@ pub enum TopicConfigs {
     Listed(Vec<(String, Option<String>)>),
     /// DescribeConfigs answered with an error for this topic.
     Failed(KafkaError),
-    /// Not asked (the server does not serve DescribeConfigs, or the topic has an error).
+    /// Not asked (the server does not serve DescribeConfigs at a version keel speaks, or the
+    /// topic has an error).
     Unknown,
 }
 
@@ -916,8 +917,8 @@ pub fn describe(connect: &ConnectOptions, names: &[String]) -> Result<Output, Ad
     let mut output_notes = Vec::new();
     if !healthy.is_empty() {
         if session
-            .offered(BOOTSTRAP, ApiKey::DescribeConfigs)
-            .is_some()
+            .version_for(BOOTSTRAP, ApiKey::DescribeConfigs, 0)
+            .is_ok()
         {
             let asked: Vec<&str> = healthy.iter().map(String::as_str).collect();
             let (_, configs): (i16, DescribeConfigsResponse) =
@@ -925,7 +926,8 @@ pub fn describe(connect: &ConnectOptions, names: &[String]) -> Result<Output, Ad
             apply_topic_configs(&mut topics, &asked, &configs, session.address(BOOTSTRAP))?;
         } else {
             output_notes.push(format!(
-                "note: {} does not serve DescribeConfigs: configs not shown",
+                "note: {} does not serve DescribeConfigs at a version keel speaks: configs not \
+                 shown",
                 session.address(BOOTSTRAP)
             ));
         }

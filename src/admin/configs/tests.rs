@@ -1,3 +1,7 @@
+//! Tests of `keel configs`' pure parts: entity and change checks (usage errors before any
+//! connection), requests at every version, outcomes read from answers (mismatched answers
+//! refused), and the text and JSON output, failures included.
+
 use super::*;
 use crate::protocol::messages::{describe_configs_response, incremental_alter_configs_response};
 use crate::protocol::{ApiKey, Message};

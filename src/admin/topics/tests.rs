@@ -1,3 +1,7 @@
+//! Tests of `keel topics`' pure parts: the request of every command at every version it can be
+//! sent at, the outcome per topic read from answers (and answers that do not match the
+//! request, refused), and the text and JSON output of every outcome, failures included.
+
 use super::*;
 use crate::protocol::Message;
 use crate::protocol::messages::{
