@@ -301,6 +301,46 @@ pub const DEV_STOP_WAIT_MS: u64 = 10_000;
 
 const _: () = assert!(DEV_STOP_WAIT_MS > SHUTDOWN_GRACE_MS);
 
+// ---- Admin commands (`keel topics`, `keel configs`, `keel cluster`) ----
+
+/// Default of `--timeout-ms`, the bound of a whole admin command (every connect, request and
+/// retry): Kafka's AdminClient `request.timeout.ms`, the time Kafka's own tools give one call.
+pub const ADMIN_TIMEOUT_MS_DEFAULT: u64 = 30_000;
+
+/// Largest `--timeout-ms`: the remaining time is sent to the controller in the requests'
+/// `TimeoutMs`, an int32.
+pub const ADMIN_TIMEOUT_MS_MAX: u64 = i32::MAX as u64;
+
+/// Largest response an admin command accepts: kafka-python's admin client default
+/// (`receive_message_max_bytes`), room for the Metadata of about a million partitions. The
+/// buffer grows only as bytes arrive (by [`ADMIN_RESPONSE_READ_CHUNK_BYTES`] at a time), so a
+/// size prefix that lies costs nothing until the bytes come.
+pub const ADMIN_RESPONSE_FRAME_BYTES_MAX: u32 = 100_000_000;
+
+/// Bytes a tool's response buffer grows by per read: one socket buffer's worth, so a large
+/// response takes a few thousand reads and a lying size prefix allocates at most this much
+/// ahead of the bytes that really arrived.
+pub const ADMIN_RESPONSE_READ_CHUNK_BYTES: usize = 64 * 1024;
+
+/// How many times a controller-bound request (CreateTopics, DeleteTopics, CreatePartitions,
+/// IncrementalAlterConfigs) is sent again, with a fresh Metadata, to the items answered
+/// `NOT_CONTROLLER`. kafka-python retries once; a leader change can take two rounds (the
+/// Metadata may still name the old controller), and five rounds with the backoff below cover
+/// about 2.5 s, several election timeouts. Past that the error is shown.
+pub const ADMIN_NOT_CONTROLLER_RETRIES_MAX: u32 = 5;
+
+/// First pause before a retry, and its cap, doubling in between: Kafka clients' `retry.backoff.ms`
+/// and `retry.backoff.max.ms`. Also the pause between Metadata requests while no controller is
+/// known (which only `--timeout-ms` bounds, as in Kafka's AdminClient).
+pub const ADMIN_RETRY_BACKOFF_MS: u64 = 100;
+pub const ADMIN_RETRY_BACKOFF_MAX_MS: u64 = 1_000;
+
+const _: () = assert!(ADMIN_TIMEOUT_MS_DEFAULT <= ADMIN_TIMEOUT_MS_MAX);
+const _: () = assert!(ADMIN_RESPONSE_FRAME_BYTES_MAX >= PEER_RESPONSE_FRAME_BYTES_MAX);
+const _: () = assert!(ADMIN_RESPONSE_FRAME_BYTES_MAX <= i32::MAX as u32);
+const _: () = assert!(ADMIN_RESPONSE_READ_CHUNK_BYTES > 0);
+const _: () = assert!(ADMIN_RETRY_BACKOFF_MS <= ADMIN_RETRY_BACKOFF_MAX_MS);
+
 // ---- Metadata ----
 //
 // Defaults of the quorum controller are Kafka's (`KRaftConfigs`, `ServerLogConfigs`,

@@ -5,8 +5,8 @@
 //! keep a copy on their own disk and on restart fetch only what changed. The architecture is
 //! described in `DESIGN.md`; each module's `//!` header says what it owns.
 //!
-//! - [`admin`]: the command-line clients (`keel quorum describe`), blocking, over the Kafka
-//!   protocol.
+//! - [`admin`]: the command-line clients (`keel topics`, `configs`, `cluster`, `quorum
+//!   describe`), blocking, over the Kafka protocol, routed like Kafka's AdminClient.
 //! - [`constants`]: every limit and default, with the reason for its value.
 //! - [`config`]: the node's `server.properties`, parsed and validated before anything runs.
 //! - [`node`]: one node: the Raft core, the log and the wire glued together; no sockets.

@@ -1,15 +1,24 @@
 //! The `keel` command line. Parsing only: every subcommand calls into the library.
 //!
-//! Exit status: 0 success; 1 other failures; 2 bad usage or configuration (nothing touched on
-//! disk); 3 data directory (not formatted, wrong node or cluster id, locked); 4 network (an
-//! address that does not resolve, a port that cannot be bound); 5 fatal error (storage, or a
-//! committed record or snapshot that cannot be applied).
+//! Exit status: 0 success; 1 other failures (for the admin commands: the cluster refused the
+//! request or an item of it); 2 bad usage or configuration (nothing touched on disk); 3 data
+//! directory (not formatted, wrong node or cluster id, locked); 4 network (an address that does
+//! not resolve, a port that cannot be bound; for the admin commands also a connection lost or no
+//! answer within `--timeout-ms`); 5 fatal error (storage, or a committed record or snapshot that
+//! cannot be applied); 6 (admin commands) a server keel cannot use: it lacks the API or every
+//! version keel speaks, or its answer is malformed.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
+use keel::admin::configs::EntityType;
+use keel::admin::error::AdminError;
+use keel::admin::output::{Output, emit};
+use keel::admin::session::ConnectOptions;
+use keel::admin::{cluster, configs, quorum, topics};
 use keel::config::{Config, parse_initial_controllers};
+use keel::constants::{ADMIN_TIMEOUT_MS_DEFAULT, ADMIN_TIMEOUT_MS_MAX};
 use keel::node::datadir;
 use keel::protocol::Uuid;
 use keel::server;
@@ -100,6 +109,27 @@ enum Command {
         #[command(subcommand)]
         command: QuorumCommand,
     },
+    /// Create, delete, list, describe and grow topics (Kafka's kafka-topics.sh). Talks to a
+    /// broker; `keel dev --brokers N` starts some.
+    #[command(after_help = ADMIN_AFTER_HELP)]
+    Topics {
+        #[command(subcommand)]
+        command: TopicsCommand,
+    },
+    /// Show and change the dynamic configs of topics and brokers (Kafka's kafka-configs.sh).
+    /// Talks to a broker.
+    #[command(after_help = ADMIN_AFTER_HELP)]
+    Configs {
+        #[command(subcommand)]
+        command: ConfigsCommand,
+    },
+    /// Show the cluster id, the controller and the brokers (Kafka's kafka-cluster.sh).
+    /// Talks to a broker.
+    #[command(after_help = ADMIN_AFTER_HELP)]
+    Cluster {
+        #[command(subcommand)]
+        command: ClusterCommand,
+    },
     /// Run a node until SIGTERM or SIGINT. Never formats: the directory must have been
     /// formatted for this node. On SIGTERM a leader hands over leadership, the log is flushed
     /// and the process exits 0.
@@ -113,18 +143,439 @@ enum Command {
     },
 }
 
+/// The exit statuses of the admin commands, shown after their help.
+const ADMIN_AFTER_HELP: &str = "\
+Every command prints text, or with --json one JSON document (shapes in README.md, \"Admin CLI\").
+Exit status: 0 done; 1 the cluster refused the request or an item of it (the error is shown by
+Kafka's name and the server's message); 2 bad usage; 4 network: cannot connect, connection lost,
+or no answer within --timeout-ms; 6 the server lacks the API or speaks no version keel knows, or
+its answer is malformed.";
+
 #[derive(Subcommand)]
 enum QuorumCommand {
     /// Leader, epoch, high watermark and voters of the quorum; with --replication one row per
     /// voter and observer with its log end offset, lag, last fetch and last caught-up time.
+    ///
+    /// Ask a controller (--bootstrap-controller; followed to the leader) or a broker
+    /// (--bootstrap-server; the broker forwards DescribeQuorum to the active controller, as
+    /// Kafka's brokers do).
+    #[command(
+        group(ArgGroup::new("bootstrap").required(true).args(["bootstrap_controller", "bootstrap_server"])),
+        after_help = "Examples:\n  keel quorum describe --bootstrap-controller 127.0.0.1:9093\n  \
+                      keel quorum describe --bootstrap-server 127.0.0.1:9092 --replication\n\n\
+                      --json prints {\"cluster_id\", \"leader_id\", \"leader_epoch\", \"high_watermark\", \
+                      \"max_follower_lag\", \"max_follower_lag_time_ms\", \"voters\": [...], \"observers\": [...]}, \
+                      each replica {\"id\", \"directory_id\", \"log_end_offset\", \"lag\", \
+                      \"last_fetch_timestamp_ms\", \"last_caught_up_timestamp_ms\", \"status\", \"endpoints\"}."
+    )]
     Describe {
         /// Any controller, as host:port; the question is forwarded to the leader.
         #[arg(long, value_name = "HOST:PORT")]
-        bootstrap_controller: String,
+        bootstrap_controller: Option<String>,
+        /// A broker (or several, host:port,host:port); it forwards the question to the active
+        /// controller.
+        #[arg(long, value_name = "HOST:PORT[,...]")]
+        bootstrap_server: Option<String>,
         /// One row per replica instead of the summary.
         #[arg(long)]
         replication: bool,
+        /// Give up after this many milliseconds in all.
+        #[arg(long, value_name = "MS", default_value_t = ADMIN_TIMEOUT_MS_DEFAULT,
+              value_parser = clap::value_parser!(u64).range(1..=ADMIN_TIMEOUT_MS_MAX))]
+        timeout_ms: u64,
+        /// Print one JSON document (both the summary and every replica) instead of text.
+        #[arg(long)]
+        json: bool,
     },
+}
+
+/// How an admin command reaches the cluster, and how it prints.
+#[derive(Args)]
+struct BrokerArgs {
+    /// One or more brokers to bootstrap from, as host:port[,host:port...]. Requests that only
+    /// the controller can serve go to the broker that Metadata names as controller, at the
+    /// address it advertises.
+    #[arg(long, value_name = "HOST:PORT[,...]")]
+    bootstrap_server: String,
+    /// Give up after this many milliseconds in all (connects, requests, retries); the time
+    /// left is also what the controller is given for the request.
+    #[arg(long, value_name = "MS", default_value_t = ADMIN_TIMEOUT_MS_DEFAULT,
+          value_parser = clap::value_parser!(u64).range(1..=ADMIN_TIMEOUT_MS_MAX))]
+    timeout_ms: u64,
+    /// Print one JSON document instead of text (also on failure:
+    /// {"error": {"message", "exit_code"}}).
+    #[arg(long)]
+    json: bool,
+}
+
+impl BrokerArgs {
+    fn connect(&self) -> ConnectOptions {
+        ConnectOptions {
+            bootstrap_servers: self.bootstrap_server.clone(),
+            timeout_ms: self.timeout_ms,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum TopicsCommand {
+    /// Create a topic (CreateTopics, sent to the controller). Without --partitions or
+    /// --replication-factor the cluster's defaults apply (num.partitions,
+    /// default.replication.factor).
+    #[command(after_help = "Examples:\n  \
+        keel topics create --bootstrap-server 127.0.0.1:9092 --topic orders --partitions 3 --replication-factor 3 --config retention.ms=86400000\n  \
+        keel topics create --bootstrap-server 127.0.0.1:9092 --topic audit --replica-assignment 1:2,2:3,3:1 --if-not-exists\n\n\
+        --json prints {\"validate_only\", \"topics\": [{\"name\", \"status\" (created, validated, exists, failed), \
+        \"topic_id\", \"partitions\", \"replication_factor\", \"error\"}]}.")]
+    Create {
+        #[command(flatten)]
+        broker: BrokerArgs,
+        /// Name of the new topic.
+        #[arg(long)]
+        topic: String,
+        /// Number of partitions.
+        #[arg(long, value_parser = clap::value_parser!(i32).range(1..))]
+        partitions: Option<i32>,
+        /// Replicas per partition.
+        #[arg(long, value_parser = clap::value_parser!(i16).range(1..))]
+        replication_factor: Option<i16>,
+        /// Replicas of each partition, in partition order: broker ids separated by colons
+        /// (preferred leader first), partitions by commas. Replaces --partitions and
+        /// --replication-factor.
+        #[arg(long, value_name = "B1:B2,B2:B3,...")]
+        replica_assignment: Option<String>,
+        /// A topic config, key=value (repeat for several).
+        #[arg(long, value_name = "KEY=VALUE")]
+        config: Vec<String>,
+        /// Succeed, doing nothing, if the topic already exists.
+        #[arg(long)]
+        if_not_exists: bool,
+        /// Only check that the topic could be created; create nothing.
+        #[arg(long)]
+        validate_only: bool,
+    },
+    /// Delete topics (DeleteTopics, sent to the controller).
+    #[command(after_help = "Example:\n  \
+        keel topics delete --bootstrap-server 127.0.0.1:9092 --topic orders --topic audit --if-exists\n\n\
+        --json prints {\"topics\": [{\"name\", \"status\" (deleted, absent, failed), \"error\"}]}.")]
+    Delete {
+        #[command(flatten)]
+        broker: BrokerArgs,
+        /// A topic to delete (repeat for several).
+        #[arg(long, required = true)]
+        topic: Vec<String>,
+        /// Succeed, doing nothing, for a topic that does not exist.
+        #[arg(long)]
+        if_exists: bool,
+    },
+    /// List the names of every topic, one per line (Metadata).
+    #[command(
+        after_help = "Example:\n  keel topics list --bootstrap-server 127.0.0.1:9092\n\n\
+        --json prints {\"topics\": [{\"name\", \"topic_id\", \"internal\", \"partitions\", \"error\"}]}."
+    )]
+    List {
+        #[command(flatten)]
+        broker: BrokerArgs,
+        /// Leave out Kafka's internal topics (such as __consumer_offsets).
+        #[arg(long)]
+        exclude_internal: bool,
+    },
+    /// Describe topics: id, partition count, replication factor, configs that are not at
+    /// their default, and per partition its leader, leader epoch, replicas, in-sync replicas
+    /// and offline replicas (Metadata and DescribeConfigs).
+    #[command(
+        after_help = "Example:\n  keel topics describe --bootstrap-server 127.0.0.1:9092 --topic orders\n\n\
+        --json prints {\"topics\": [{\"name\", \"topic_id\", \"internal\", \"partition_count\", \
+        \"replication_factor\", \"configs\": {KEY: VALUE}, \"configs_error\", \"error\", \"partitions\": \
+        [{\"partition\", \"leader\", \"leader_epoch\", \"replicas\", \"isr\", \"offline_replicas\", \"error\"}]}]}; \
+        a field the server's Metadata version does not carry is null."
+    )]
+    Describe {
+        #[command(flatten)]
+        broker: BrokerArgs,
+        /// A topic to describe (repeat for several); none: every topic.
+        #[arg(long)]
+        topic: Vec<String>,
+    },
+    /// Grow a topic to a new total number of partitions (CreatePartitions, sent to the
+    /// controller).
+    #[command(
+        after_help = "Example:\n  keel topics alter --bootstrap-server 127.0.0.1:9092 --topic orders --partitions 6\n\n\
+        --json prints {\"validate_only\", \"topics\": [{\"name\", \"status\" (altered, validated, absent, failed), \
+        \"partitions\", \"error\"}]}."
+    )]
+    Alter {
+        #[command(flatten)]
+        broker: BrokerArgs,
+        /// The topic to grow.
+        #[arg(long)]
+        topic: String,
+        /// The total number of partitions it should have.
+        #[arg(long, value_parser = clap::value_parser!(i32).range(1..))]
+        partitions: i32,
+        /// Replicas of each new partition, in order (as for create).
+        #[arg(long, value_name = "B1:B2,B2:B3,...")]
+        replica_assignment: Option<String>,
+        /// Succeed, doing nothing, if the topic does not exist.
+        #[arg(long)]
+        if_exists: bool,
+        /// Only check that the partitions could be added; change nothing.
+        #[arg(long)]
+        validate_only: bool,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum EntityTypeArg {
+    Topics,
+    Brokers,
+}
+
+impl From<EntityTypeArg> for EntityType {
+    fn from(kind: EntityTypeArg) -> EntityType {
+        match kind {
+            EntityTypeArg::Topics => EntityType::Topics,
+            EntityTypeArg::Brokers => EntityType::Brokers,
+        }
+    }
+}
+
+/// Which entity a configs command is about.
+#[derive(Args)]
+struct EntityArgs {
+    /// The kind of entity.
+    #[arg(long, value_enum)]
+    entity_type: EntityTypeArg,
+    /// The topic's name or the broker's id.
+    #[arg(long, conflicts_with = "entity_default")]
+    entity_name: Option<String>,
+    /// The cluster-wide default of every broker (brokers only).
+    #[arg(long)]
+    entity_default: bool,
+}
+
+#[derive(Subcommand)]
+enum ConfigsCommand {
+    /// Show the configs of a topic or broker (DescribeConfigs): those set dynamically, or with
+    /// --all every entry with its source. Without --entity-name, every topic or every broker.
+    #[command(after_help = "Examples:\n  \
+        keel configs describe --bootstrap-server 127.0.0.1:9092 --entity-type topics --entity-name orders\n  \
+        keel configs describe --bootstrap-server 127.0.0.1:9092 --entity-type brokers --entity-default\n\n\
+        --json prints {\"entity_type\", \"all\", \"entities\": [{\"name\" (null for the broker default), \
+        \"configs\": [{\"name\", \"value\", \"source\", \"read_only\", \"sensitive\"}], \"error\"}]}.")]
+    Describe {
+        #[command(flatten)]
+        broker: BrokerArgs,
+        #[command(flatten)]
+        entity: EntityArgs,
+        /// Every entry, defaults and static ones included.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Set configs of a topic or broker (IncrementalAlterConfigs SET, sent to the
+    /// controller; all or nothing).
+    #[command(after_help = "Example:\n  \
+        keel configs set --bootstrap-server 127.0.0.1:9092 --entity-type topics --entity-name orders --add-config retention.ms=86400000,cleanup.policy=[compact,delete]\n\n\
+        --json prints {\"validate_only\", \"changes\": [{\"entity_type\", \"entity_name\", \"status\" \
+        (updated, validated, failed), \"set\": {KEY: VALUE}, \"deleted\": [KEY], \"error\"}]}.")]
+    Set {
+        #[command(flatten)]
+        broker: BrokerArgs,
+        #[command(flatten)]
+        entity: EntityArgs,
+        /// key=value pairs separated by commas; a list value in brackets: k=[a,b].
+        #[arg(long, required = true, value_name = "K=V,K2=V2")]
+        add_config: Vec<String>,
+        /// Only check the change; change nothing.
+        #[arg(long)]
+        validate_only: bool,
+    },
+    /// Remove configs of a topic or broker, back to their defaults (IncrementalAlterConfigs
+    /// DELETE, sent to the controller).
+    #[command(after_help = "Example:\n  \
+        keel configs delete --bootstrap-server 127.0.0.1:9092 --entity-type brokers --entity-name 1 --delete-config log.cleaner.threads\n\n\
+        --json prints the same document as set.")]
+    Delete {
+        #[command(flatten)]
+        broker: BrokerArgs,
+        #[command(flatten)]
+        entity: EntityArgs,
+        /// Keys separated by commas.
+        #[arg(long, required = true, value_name = "K,K2")]
+        delete_config: Vec<String>,
+        /// Only check the change; change nothing.
+        #[arg(long)]
+        validate_only: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ClusterCommand {
+    /// Cluster id, controller id, and every broker with its address and rack (DescribeCluster,
+    /// or Metadata where the broker does not offer it).
+    #[command(
+        after_help = "Example:\n  keel cluster describe --bootstrap-server 127.0.0.1:9092\n\n\
+        --json prints {\"cluster_id\", \"controller_id\", \"source\", \"brokers\": [{\"id\", \"host\", \"port\", \
+        \"rack\", \"fenced\" (null when the answer does not say)}]}."
+    )]
+    Describe {
+        #[command(flatten)]
+        broker: BrokerArgs,
+    },
+}
+
+/// Prints an admin command's result (text, or JSON) and returns its exit status.
+fn finish(result: Result<Output, AdminError>, json: bool) -> ExitCode {
+    let code = emit(
+        &result,
+        json,
+        &mut std::io::stdout().lock(),
+        &mut std::io::stderr().lock(),
+    );
+    ExitCode::from(code)
+}
+
+fn run_topics(command: TopicsCommand) -> ExitCode {
+    match command {
+        TopicsCommand::Create {
+            broker,
+            topic,
+            partitions,
+            replication_factor,
+            replica_assignment,
+            config,
+            if_not_exists,
+            validate_only,
+        } => {
+            let options = topics::CreateOptions {
+                topic,
+                partitions,
+                replication_factor,
+                replica_assignment,
+                configs: config,
+                if_not_exists,
+                validate_only,
+            };
+            finish(topics::create(&broker.connect(), &options), broker.json)
+        }
+        TopicsCommand::Delete {
+            broker,
+            topic,
+            if_exists,
+        } => finish(
+            topics::delete(&broker.connect(), &topic, if_exists),
+            broker.json,
+        ),
+        TopicsCommand::List {
+            broker,
+            exclude_internal,
+        } => finish(
+            topics::list(&broker.connect(), exclude_internal),
+            broker.json,
+        ),
+        TopicsCommand::Describe { broker, topic } => {
+            finish(topics::describe(&broker.connect(), &topic), broker.json)
+        }
+        TopicsCommand::Alter {
+            broker,
+            topic,
+            partitions,
+            replica_assignment,
+            if_exists,
+            validate_only,
+        } => {
+            let options = topics::AlterOptions {
+                topic,
+                partitions,
+                replica_assignment,
+                if_exists,
+                validate_only,
+            };
+            finish(topics::alter(&broker.connect(), &options), broker.json)
+        }
+    }
+}
+
+fn run_configs(command: ConfigsCommand) -> ExitCode {
+    match command {
+        ConfigsCommand::Describe {
+            broker,
+            entity,
+            all,
+        } => {
+            let options = configs::DescribeOptions {
+                kind: entity.entity_type.into(),
+                name: entity.entity_name,
+                default: entity.entity_default,
+                all,
+            };
+            finish(configs::describe(&broker.connect(), &options), broker.json)
+        }
+        ConfigsCommand::Set {
+            broker,
+            entity,
+            add_config,
+            validate_only,
+        } => {
+            let options = configs::AlterOptions {
+                kind: entity.entity_type.into(),
+                name: entity.entity_name,
+                default: entity.entity_default,
+                add: add_config,
+                delete: Vec::new(),
+                validate_only,
+            };
+            finish(configs::alter(&broker.connect(), &options), broker.json)
+        }
+        ConfigsCommand::Delete {
+            broker,
+            entity,
+            delete_config,
+            validate_only,
+        } => {
+            let options = configs::AlterOptions {
+                kind: entity.entity_type.into(),
+                name: entity.entity_name,
+                default: entity.entity_default,
+                add: Vec::new(),
+                delete: delete_config,
+                validate_only,
+            };
+            finish(configs::alter(&broker.connect(), &options), broker.json)
+        }
+    }
+}
+
+fn run_quorum_describe(
+    bootstrap_controller: Option<String>,
+    bootstrap_server: Option<String>,
+    replication: bool,
+    timeout_ms: u64,
+    json: bool,
+) -> ExitCode {
+    let result = match bootstrap_controller {
+        Some(controller) => quorum::describe_within(&controller, timeout_ms),
+        None => quorum::describe_via_broker(&bootstrap_server.unwrap_or_default(), timeout_ms),
+    };
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let output = result.map(|description| Output {
+        text: if replication {
+            description.replication_text()
+        } else {
+            description.status_text(now_ms)
+        },
+        errors: Vec::new(),
+        json: description.json(now_ms),
+    });
+    let code = emit(
+        &output,
+        json,
+        &mut std::io::stdout().lock(),
+        &mut std::io::stderr().lock(),
+    );
+    ExitCode::from(code)
 }
 
 const EXIT_CONFIG: u8 = 2;
@@ -291,25 +742,23 @@ fn main() -> ExitCode {
             command:
                 QuorumCommand::Describe {
                     bootstrap_controller,
+                    bootstrap_server,
                     replication,
+                    timeout_ms,
+                    json,
                 },
-        } => match keel::admin::quorum::describe(&bootstrap_controller) {
-            Ok(description) => {
-                let now_ms = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_millis() as i64);
-                if replication {
-                    print!("{}", description.replication_text());
-                } else {
-                    print!("{}", description.status_text(now_ms));
-                }
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("keel: {e}");
-                ExitCode::FAILURE
-            }
-        },
+        } => run_quorum_describe(
+            bootstrap_controller,
+            bootstrap_server,
+            replication,
+            timeout_ms,
+            json,
+        ),
+        Command::Topics { command } => run_topics(command),
+        Command::Configs { command } => run_configs(command),
+        Command::Cluster {
+            command: ClusterCommand::Describe { broker },
+        } => finish(cluster::describe(&broker.connect()), broker.json),
         Command::Start { config, cluster_id } => {
             let config = match load_config(&config) {
                 Ok(config) => config,

@@ -1,10 +1,18 @@
-//! `keel quorum describe`: the state of the metadata quorum, asked the way Kafka's
-//! `kafka-metadata-quorum.sh --bootstrap-controller` asks it (DescribeCluster for the cluster id
-//! and the controllers, then DescribeQuorum for `__cluster_metadata` partition 0 at the leader),
-//! and printed in that tool's format.
+//! `keel quorum describe`: the state of the metadata quorum, printed in the format of Kafka's
+//! `kafka-metadata-quorum.sh describe`, asked one of two ways:
+//!
+//! - `--bootstrap-controller` (as Kafka's tool): DescribeCluster for the cluster id and the
+//!   controllers, then DescribeQuorum for `__cluster_metadata` partition 0, followed to the
+//!   leader if the controller asked is not it.
+//! - `--bootstrap-server` (as Kafka's tool with that option): DescribeQuorum to a broker, which
+//!   forwards it to the active controller (Kafka's brokers do, `KafkaApis`
+//!   `forwardToController`); the cluster id comes from the broker's Metadata. A broker that does
+//!   not offer DescribeQuorum in ApiVersions gets a clear error naming
+//!   `--bootstrap-controller`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
+use std::time::{Duration, Instant};
 
 use crate::protocol::messages::{
     DescribeClusterRequest, DescribeClusterResponse, DescribeQuorumRequest, DescribeQuorumResponse,
@@ -13,6 +21,9 @@ use crate::protocol::messages::{
 use crate::protocol::{ErrorCode, Uuid};
 
 use super::client::{Client, ClientError};
+use super::error::{AdminError, EXIT_INCOMPATIBLE, EXIT_NETWORK, EXIT_REFUSED, EXIT_USAGE};
+use super::json::Json;
+use super::session::{BOOTSTRAP, Session};
 
 const METADATA_TOPIC: &str = "__cluster_metadata";
 const ENDPOINT_TYPE_CONTROLLER: i8 = 2;
@@ -55,6 +66,27 @@ pub enum DescribeError {
     NoLeader {
         epoch: i32,
     },
+    /// Through a broker: bootstrapping or asking failed.
+    Admin(AdminError),
+}
+
+impl DescribeError {
+    /// The exit status (the admin commands' table, `super::error`).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            DescribeError::Client(ClientError::Encode(_)) => EXIT_USAGE,
+            DescribeError::Client(e) if e.is_network() => EXIT_NETWORK,
+            DescribeError::Client(_) => EXIT_INCOMPATIBLE,
+            DescribeError::Refused { .. } | DescribeError::NoLeader { .. } => EXIT_REFUSED,
+            DescribeError::Admin(e) => e.exit_code(),
+        }
+    }
+}
+
+impl super::output::Failure for DescribeError {
+    fn exit_code(&self) -> u8 {
+        DescribeError::exit_code(self)
+    }
 }
 
 impl std::fmt::Display for DescribeError {
@@ -66,6 +98,7 @@ impl std::fmt::Display for DescribeError {
                 f,
                 "the quorum has no leader right now (epoch {epoch}); try again"
             ),
+            DescribeError::Admin(e) => write!(f, "{e}"),
         }
     }
 }
@@ -75,6 +108,12 @@ impl std::error::Error for DescribeError {}
 impl From<ClientError> for DescribeError {
     fn from(e: ClientError) -> Self {
         DescribeError::Client(e)
+    }
+}
+
+impl From<AdminError> for DescribeError {
+    fn from(e: AdminError) -> Self {
+        DescribeError::Admin(e)
     }
 }
 
@@ -105,9 +144,28 @@ fn describe_quorum_request() -> DescribeQuorumRequest {
 }
 
 /// Describes the quorum through the controller at `bootstrap` (`host:port`), following the
-/// answer to the leader if `bootstrap` is not the leader.
+/// answer to the leader if `bootstrap` is not the leader. Every connect, read and write waits
+/// at most `ADMIN_REQUEST_TIMEOUT_MS`.
 pub fn describe(bootstrap: &str) -> Result<QuorumDescription, DescribeError> {
-    let mut client = Client::connect(bootstrap)?;
+    describe_with(bootstrap, &Client::connect)
+}
+
+/// [`describe`] within `timeout_ms` in all.
+pub fn describe_within(
+    bootstrap: &str,
+    timeout_ms: u64,
+) -> Result<QuorumDescription, DescribeError> {
+    let deadline = Instant::now() + Duration::from_millis(timeout_ms);
+    describe_with(bootstrap, &|address| {
+        Client::connect_until(address, deadline)
+    })
+}
+
+fn describe_with(
+    bootstrap: &str,
+    connect: &dyn Fn(&str) -> Result<Client, ClientError>,
+) -> Result<QuorumDescription, DescribeError> {
+    let mut client = connect(bootstrap)?;
     let cluster: DescribeClusterResponse = client.call(
         &DescribeClusterRequest {
             endpoint_type: ENDPOINT_TYPE_CONTROLLER,
@@ -150,13 +208,70 @@ pub fn describe(bootstrap: &str) -> Result<QuorumDescription, DescribeError> {
                     partition.leader_id
                 ),
             })?;
-        let mut leader_client = Client::connect(&leader)?;
+        let mut leader_client = connect(&leader)?;
         response = leader_client.call(&describe_quorum_request(), DESCRIBE_QUORUM_VERSION)?;
         asked = leader;
     }
+    description_from(cluster.cluster_id, &response, &asked)
+}
+
+/// Describes the quorum through a broker of `bootstrap_servers`, which forwards DescribeQuorum
+/// to the active controller; `timeout_ms` bounds it all.
+pub fn describe_via_broker(
+    bootstrap_servers: &str,
+    timeout_ms: u64,
+) -> Result<QuorumDescription, DescribeError> {
+    let mut session = Session::open(bootstrap_servers, timeout_ms).map_err(|e| match e {
+        AdminError::Unsupported {
+            address,
+            api,
+            theirs: None,
+            ours,
+            hint: Some(_),
+        } => AdminError::Unsupported {
+            address,
+            api,
+            theirs: None,
+            ours,
+            hint: Some("it is a controller: ask it with --bootstrap-controller".into()),
+        },
+        e => e,
+    })?;
+    let (_, response): (i16, DescribeQuorumResponse) = session
+        .call(BOOTSTRAP, 0, |_| Ok(describe_quorum_request()))
+        .map_err(|e| match e {
+            AdminError::Unsupported {
+                address,
+                api,
+                theirs: None,
+                ours,
+                hint: None,
+            } => AdminError::Unsupported {
+                address,
+                api,
+                theirs: None,
+                ours,
+                hint: Some(
+                    "the broker does not forward it to the controllers; ask a controller with \
+                     --bootstrap-controller"
+                        .into(),
+                ),
+            },
+            e => e,
+        })?;
+    let cluster_id = session.view().cluster_id.clone().unwrap_or_default();
+    description_from(cluster_id, &response, session.address(BOOTSTRAP))
+}
+
+/// The description in a DescribeQuorum answer from `asked`.
+fn description_from(
+    cluster_id: String,
+    response: &DescribeQuorumResponse,
+    asked: &str,
+) -> Result<QuorumDescription, DescribeError> {
     if response.error_code != ErrorCode::None.code() {
         return Err(refused(
-            &asked,
+            asked,
             response.error_code,
             response.error_message.as_deref(),
         ));
@@ -167,7 +282,7 @@ pub fn describe(bootstrap: &str) -> Result<QuorumDescription, DescribeError> {
         .find(|t| t.topic_name == METADATA_TOPIC)
         .and_then(|t| t.partitions.first())
         .ok_or_else(|| DescribeError::Refused {
-            address: asked.clone(),
+            address: asked.to_owned(),
             error: "the answer has no __cluster_metadata partition".into(),
         })?;
     if partition.error_code != ErrorCode::None.code() {
@@ -178,7 +293,7 @@ pub fn describe(bootstrap: &str) -> Result<QuorumDescription, DescribeError> {
             });
         }
         return Err(refused(
-            &asked,
+            asked,
             partition.error_code,
             partition.error_message.as_deref(),
         ));
@@ -204,7 +319,7 @@ pub fn describe(bootstrap: &str) -> Result<QuorumDescription, DescribeError> {
         })
         .collect();
     Ok(QuorumDescription {
-        cluster_id: cluster.cluster_id,
+        cluster_id,
         leader_id: partition.leader_id,
         leader_epoch: partition.leader_epoch,
         high_watermark: partition.high_watermark,
@@ -230,15 +345,83 @@ impl QuorumDescription {
         (self.leader_log_end_offset() - replica.log_end_offset).max(0)
     }
 
-    /// Kafka's `describe --status` output.
-    pub fn status_text(&self, now_ms: i64) -> String {
-        let followers = self.voters.iter().filter(|v| v.id != self.leader_id);
-        let max_lag = followers.clone().map(|v| self.lag(v)).max().unwrap_or(0);
-        let max_lag_time_ms = followers
-            .filter(|v| v.last_caught_up_timestamp >= 0)
+    /// The largest lag of a voter behind the leader, in records.
+    fn max_follower_lag(&self) -> i64 {
+        self.voters
+            .iter()
+            .filter(|v| v.id != self.leader_id)
+            .map(|v| self.lag(v))
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// How long ago the voter furthest behind last caught up, at `now_ms`.
+    fn max_follower_lag_time_ms(&self, now_ms: i64) -> i64 {
+        self.voters
+            .iter()
+            .filter(|v| v.id != self.leader_id && v.last_caught_up_timestamp >= 0)
             .map(|v| (now_ms - v.last_caught_up_timestamp).max(0))
             .max()
-            .unwrap_or(0);
+            .unwrap_or(0)
+    }
+
+    /// The `--json` document: the `--status` fields and every replica with its
+    /// `--replication` columns:
+    /// `{"cluster_id", "leader_id", "leader_epoch", "high_watermark", "max_follower_lag",
+    /// "max_follower_lag_time_ms", "voters": [REPLICA], "observers": [REPLICA]}`, a REPLICA being
+    /// `{"id", "directory_id", "log_end_offset", "lag", "last_fetch_timestamp_ms",
+    /// "last_caught_up_timestamp_ms", "status", "endpoints": ["NAME://host:port"]}`.
+    pub fn json(&self, now_ms: i64) -> Json {
+        let replicas = |replicas: &[Replica], voter: bool| {
+            Json::array(replicas.iter().map(|r| {
+                Json::object([
+                    ("id", Json::from(r.id)),
+                    ("directory_id", Json::from(r.directory_id.to_string())),
+                    ("log_end_offset", Json::from(r.log_end_offset)),
+                    ("lag", Json::from(self.lag(r))),
+                    (
+                        "last_fetch_timestamp_ms",
+                        Json::from(r.last_fetch_timestamp),
+                    ),
+                    (
+                        "last_caught_up_timestamp_ms",
+                        Json::from(r.last_caught_up_timestamp),
+                    ),
+                    ("status", Json::from(self.status(r, voter))),
+                    (
+                        "endpoints",
+                        Json::array(self.endpoints.get(&r.id).into_iter().flatten()),
+                    ),
+                ])
+            }))
+        };
+        Json::object([
+            ("cluster_id", Json::from(&self.cluster_id)),
+            ("leader_id", Json::from(self.leader_id)),
+            ("leader_epoch", Json::from(self.leader_epoch)),
+            ("high_watermark", Json::from(self.high_watermark)),
+            ("max_follower_lag", Json::from(self.max_follower_lag())),
+            (
+                "max_follower_lag_time_ms",
+                Json::from(self.max_follower_lag_time_ms(now_ms)),
+            ),
+            ("voters", replicas(&self.voters, true)),
+            ("observers", replicas(&self.observers, false)),
+        ])
+    }
+
+    fn status(&self, replica: &Replica, voter: bool) -> &'static str {
+        match (replica.id == self.leader_id, voter) {
+            (true, _) => "Leader",
+            (false, true) => "Follower",
+            (false, false) => "Observer",
+        }
+    }
+
+    /// Kafka's `describe --status` output.
+    pub fn status_text(&self, now_ms: i64) -> String {
+        let max_lag = self.max_follower_lag();
+        let max_lag_time_ms = self.max_follower_lag_time_ms(now_ms);
         let list = |replicas: &[Replica]| {
             let items: Vec<String> = replicas
                 .iter()
@@ -289,11 +472,7 @@ impl QuorumDescription {
             .map(|r| (r, true))
             .chain(self.observers.iter().map(|r| (r, false)))
         {
-            let status = match (replica.id == self.leader_id, voter) {
-                (true, _) => "Leader",
-                (false, true) => "Follower",
-                (false, false) => "Observer",
-            };
+            let status = self.status(replica, voter);
             rows.push([
                 replica.id.to_string(),
                 replica.directory_id.to_string(),
@@ -323,6 +502,7 @@ impl QuorumDescription {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::ApiKey;
 
     fn description() -> QuorumDescription {
         let replica = |id, leo, caught_up| Replica {
@@ -356,6 +536,81 @@ mod tests {
         assert!(
             text.contains("\"endpoints\": [\"CONTROLLER://127.0.0.1:9093\"]"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn json_has_the_status_fields_and_every_replica() {
+        let json = description().json(1_000).render();
+        assert!(
+            json.starts_with(
+                r#"{"cluster_id":"MkU3OEVBNTcwNTJENDM2Qg","leader_id":1,"leader_epoch":4,"high_watermark":95,"max_follower_lag":10,"max_follower_lag_time_ms":600,"voters":[{"id":1,"#
+            ),
+            "{json}"
+        );
+        assert!(
+            json.contains(r#""status":"Leader","endpoints":["CONTROLLER://127.0.0.1:9093"]}"#),
+            "{json}"
+        );
+        assert!(
+            json.contains(
+                r#""observers":[{"id":101,"directory_id":"ZWVlZWVlZWVlZWVlZWVlZQ","log_end_offset":80,"lag":20,"last_fetch_timestamp_ms":1000,"last_caught_up_timestamp_ms":-1,"status":"Observer","endpoints":[]}]}"#
+            ),
+            "{json}"
+        );
+    }
+
+    #[test]
+    fn errors_have_the_admin_exit_statuses() {
+        let refused = refused("h:1", 41, Some(""));
+        assert_eq!(refused.to_string(), "h:1 refused: NOT_CONTROLLER (41)");
+        assert_eq!(refused.exit_code(), 1);
+        assert_eq!(DescribeError::NoLeader { epoch: 3 }.exit_code(), 1);
+        let connect = DescribeError::Client(ClientError::Connect {
+            address: "h:1".into(),
+            source: std::io::Error::from(std::io::ErrorKind::ConnectionRefused),
+        });
+        assert_eq!(connect.exit_code(), 4);
+        let unsupported = DescribeError::Admin(AdminError::Unsupported {
+            address: "h:1".into(),
+            api: ApiKey::DescribeQuorum,
+            theirs: None,
+            ours: 0..=2,
+            hint: None,
+        });
+        assert_eq!(unsupported.exit_code(), 6);
+    }
+
+    #[test]
+    fn an_answer_without_a_leader_or_the_partition_is_an_error() {
+        let mut response = DescribeQuorumResponse::default();
+        let error = description_from("c".into(), &response, "h:1").unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("no __cluster_metadata partition"),
+            "{error}"
+        );
+        response.topics.push(describe_quorum_response::TopicData {
+            topic_name: METADATA_TOPIC.into(),
+            partitions: vec![describe_quorum_response::PartitionData {
+                error_code: ErrorCode::NotLeaderOrFollower.code(),
+                leader_id: -1,
+                leader_epoch: 7,
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+        let error = description_from("c".into(), &response, "h:1").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "the quorum has no leader right now (epoch 7); try again"
+        );
+        response.error_code = ErrorCode::ClusterAuthorizationFailed.code();
+        let error = description_from("c".into(), &response, "h:1").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "h:1 refused: CLUSTER_AUTHORIZATION_FAILED (31)"
         );
     }
 

@@ -11,7 +11,8 @@
 //! to one node (a follower answers with its own leader, epoch and high watermark), and
 //! [`Cluster::describe`] / [`Cluster::describe_cli`] ask the way `keel quorum describe` does.
 //!
-//! [`brokers`] talks to the quorum controller as brokers and admin clients do.
+//! [`brokers`] talks to the quorum controller as brokers and admin clients do;
+//! [`fake_broker`] is a scripted fake Kafka cluster for testing the admin commands.
 //!
 //! Cleanup: dropping a `Cluster` kills every process it started and removes its directory,
 //! also when the test panics, in which case it first prints the tail of every node's log. A
@@ -21,6 +22,7 @@
 #![allow(dead_code)]
 
 pub mod brokers;
+pub mod fake_broker;
 
 use std::fs::{self, OpenOptions};
 use std::io::{Read, Write};
