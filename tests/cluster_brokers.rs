@@ -149,6 +149,32 @@ fn a_broker_serves_at_once_what_a_client_created_through_it() {
         )
         .expect("a DescribeConfigs answer");
     assert_eq!(configs.results[0].error_code, ErrorCode::None.code());
+    // DescribeQuorum through a broker reaches the active controller (Kafka's brokers forward
+    // it, so kafka-metadata-quorum.sh --bootstrap-server works).
+    let output = common::run_keel(
+        &[
+            "quorum",
+            "describe",
+            "--bootstrap-server",
+            &cluster.address(second),
+        ],
+        Duration::from_secs(30),
+    );
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let (leader, _) = cluster.wait_for_leader(Duration::from_secs(5));
+    assert!(
+        text.contains(&format!("LeaderId:               {leader}")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("\"id\": {second}")),
+        "the broker is an observer: {text}"
+    );
 }
 
 #[test]

@@ -7,6 +7,7 @@
 //! - Writes are relayed unchanged to the active controller on the controller channel, and its
 //!   answer is held until this node's image shows the change ([`super::forward`]) or a
 //!   deadline passes, so a client that wrote through this broker reads its write here.
+//!   DescribeQuorum is relayed the same way (only the leader can answer it).
 //!
 //! Invariants: every client request is answered exactly once (by a read, the relayed answer,
 //! or an error when no controller answers in time); everything held is tied to a request of
@@ -18,6 +19,7 @@ use std::collections::BTreeMap;
 use log::{debug, warn};
 
 use crate::constants::BROKER_FORWARD_TIMEOUT_MS;
+use crate::protocol::messages::DescribeQuorumResponse;
 use crate::protocol::{ErrorCode, RequestBody, ResponseBody};
 use crate::server::outbound::LinkError;
 
@@ -212,8 +214,16 @@ impl Node {
     }
 
     fn refuse_forward(&mut self, forward: &Forward, code: ErrorCode) {
-        let response =
-            controller_wire::error_response(&forward.request, forward.route.version, code, None);
+        let response = match &forward.request {
+            RequestBody::DescribeQuorum(_) => {
+                ResponseBody::DescribeQuorum(DescribeQuorumResponse {
+                    error_code: code.code(),
+                    error_message: Some(code.meaning().to_owned()),
+                    ..Default::default()
+                })
+            }
+            request => controller_wire::error_response(request, forward.route.version, code, None),
+        };
         self.respond_to(&forward.route, &response);
     }
 

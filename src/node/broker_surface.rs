@@ -64,10 +64,10 @@ pub struct SurfaceContext<'a> {
 /// Metadata and DescribeCluster (broker endpoints) are answered from the broker's image by
 /// this module; the controller-bound admin APIs (CreateTopics, DeleteTopics, CreatePartitions,
 /// DescribeConfigs, AlterConfigs, IncrementalAlterConfigs) are forwarded to the active
-/// controller by the runtime. Left out: the Raft APIs, Fetch and FetchSnapshot of the metadata
-/// log, DescribeQuorum and the broker-to-controller APIs (BrokerRegistration, BrokerHeartbeat,
-/// UnregisterBroker, AlterPartition), which controllers serve. (Kafka's brokers do accept
-/// DescribeQuorum and forward it to the controller; keel's broker does not forward it yet.)
+/// controller by the runtime, and so is DescribeQuorum (as Kafka's brokers do, so that
+/// `kafka-metadata-quorum.sh --bootstrap-server` works). Left out: the Raft APIs, Fetch and
+/// FetchSnapshot of the metadata log and the broker-to-controller APIs (BrokerRegistration,
+/// BrokerHeartbeat, UnregisterBroker, AlterPartition), which controllers serve.
 ///
 /// The ranges are the codec's, which clients intersect with their own (kafka-clients.md §3):
 /// kcat 1.7.1 then uses Metadata v4, CreateTopics v4, DeleteTopics v1, CreatePartitions v0 and
@@ -83,6 +83,7 @@ pub const BROKER_SERVED_APIS: &[ApiKey] = &[
     ApiKey::AlterConfigs,
     ApiKey::CreatePartitions,
     ApiKey::IncrementalAlterConfigs,
+    ApiKey::DescribeQuorum,
     ApiKey::DescribeCluster,
 ];
 

@@ -17,7 +17,9 @@ use crate::protocol::{ErrorCode, RequestBody, ResponseBody, Uuid};
 const OP_SET: i8 = 0;
 const OP_DELETE: i8 = 1;
 
-/// True for the requests a broker forwards to the active controller.
+/// True for the requests a broker forwards to the active controller: the writes, and
+/// DescribeQuorum (only the leader knows every replica's progress; Kafka's brokers forward it
+/// too). The answer to DescribeQuorum changes nothing, so [`visible_in`] never holds it.
 pub fn is_forwarded(request: &RequestBody) -> bool {
     matches!(
         request,
@@ -26,6 +28,7 @@ pub fn is_forwarded(request: &RequestBody) -> bool {
             | RequestBody::CreatePartitions(_)
             | RequestBody::AlterConfigs(_)
             | RequestBody::IncrementalAlterConfigs(_)
+            | RequestBody::DescribeQuorum(_)
     )
 }
 
@@ -125,8 +128,8 @@ pub fn visible_in(image: &Image, request: &RequestBody, response: &ResponseBody)
                             .all(|c| image.config(&resource, &c.name) == c.value.as_deref())
                     })
         }
-        // An answer of another API (cannot happen: the link matches responses to requests) or
-        // a refusal of the whole request: nothing to wait for.
+        // DescribeQuorum, which changes nothing, or an answer of another API (cannot happen:
+        // the link matches responses to requests): nothing to wait for.
         _ => true,
     }
 }

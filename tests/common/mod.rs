@@ -966,12 +966,16 @@ pub fn agreed_leader(views: &[View]) -> Result<(u32, u32), String> {
     Ok((leader.node, leader.epoch))
 }
 
+/// Copies the files of `from` into `to`, and its subdirectories' the same way.
 pub fn copy_dir(from: &Path, to: &Path) {
     fs::create_dir_all(to).expect("create the copy");
-    for entry in fs::read_dir(from).expect("read the partition directory") {
+    for entry in fs::read_dir(from).expect("read the directory") {
         let entry = entry.expect("directory entry");
-        if entry.file_type().expect("file type").is_file() {
+        let kind = entry.file_type().expect("file type");
+        if kind.is_file() {
             fs::copy(entry.path(), to.join(entry.file_name())).expect("copy a file");
+        } else if kind.is_dir() {
+            copy_dir(&entry.path(), &to.join(entry.file_name()));
         }
     }
 }

@@ -1095,6 +1095,7 @@ fn the_broker_advertises_its_client_apis_in_key_order_at_the_codecs_versions() {
             (33, 0, 2), // AlterConfigs
             (37, 0, 3), // CreatePartitions
             (44, 0, 1), // IncrementalAlterConfigs
+            (55, 0, 2), // DescribeQuorum: forwarded to the active controller
             (60, 1, 2), // DescribeCluster: never v0 (kafka-python 3.0.12 fails on it)
         ]
     );
@@ -1104,7 +1105,6 @@ fn the_broker_advertises_its_client_apis_in_key_order_at_the_codecs_versions() {
         ApiKey::Vote,
         ApiKey::BeginQuorumEpoch,
         ApiKey::EndQuorumEpoch,
-        ApiKey::DescribeQuorum,
         ApiKey::AlterPartition,
         ApiKey::FetchSnapshot,
         ApiKey::BrokerRegistration,
