@@ -363,6 +363,14 @@ const _: () =
 /// change.
 pub const BROKER_FORWARD_TIMEOUT_MS: u64 = 30_000;
 
+/// Longest a broker waits after SIGTERM for the controller to move its leaderships away and
+/// agree to its shutdown (controlled shutdown) before it exits anyway: long enough for every
+/// other broker to heartbeat past the change at the default interval, short enough for a
+/// service manager's stop timeout (systemd's default is 90 s).
+pub const BROKER_CONTROLLED_SHUTDOWN_MS_MAX: u64 = 10_000;
+const _: () =
+    assert!(BROKER_CONTROLLED_SHUTDOWN_MS_MAX >= 2 * BROKER_HEARTBEAT_INTERVAL_MS_DEFAULT);
+
 /// `num.partitions`: partitions of a topic created with -1 (Kafka's default).
 pub const DEFAULT_NUM_PARTITIONS: i32 = 1;
 

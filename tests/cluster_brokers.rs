@@ -365,3 +365,45 @@ fn log_bytes(cluster: &Cluster, id: u32) -> u64 {
 fn log_end_of(cluster: &Cluster, id: u32) -> u64 {
     log_copy(cluster, id, "end").log_end_offset()
 }
+
+#[test]
+fn a_broker_stopped_with_sigterm_hands_its_leaderships_over_before_it_exits() {
+    let mut cluster = Cluster::start("brokers-shutdown", 3, settings());
+    let (leaving, staying) = (cluster.broker_ids()[0], cluster.broker_ids()[1]);
+    wait_unfenced(&cluster, leaving);
+    wait_unfenced(&cluster, staying);
+    let mut client = Client::connect(&cluster.address(staying)).expect("connect to broker");
+    create(&mut client, &["handed-over".into()], 6, 2);
+    let before = metadata(&mut client, Some(&["handed-over"]));
+    assert!(
+        before.topics[0]
+            .partitions
+            .iter()
+            .any(|p| p.leader_id == leaving as i32),
+        "round-robin gives each broker leaderships"
+    );
+
+    let stopping = Instant::now();
+    let status = cluster.stop(leaving);
+    let took = stopping.elapsed();
+    assert!(status.success(), "{status:?}");
+    let log = cluster.current_log(leaving);
+    assert!(
+        log.contains("the controller agreed to the shutdown"),
+        "no controlled shutdown: {log}"
+    );
+    // Well before the 1.5 s session would have expired: the controller moved the leaderships
+    // because the broker asked, not because it went silent.
+    assert!(took < Duration::from_millis(1_500), "{took:?}");
+    let after = wait_for("the leaderships moved", Duration::from_secs(5), || {
+        let answer = metadata(&mut client, Some(&["handed-over"]));
+        answer.topics[0]
+            .partitions
+            .iter()
+            .all(|p| p.leader_id == staying as i32 && !p.isr_nodes.contains(&(leaving as i32)))
+            .then_some(answer)
+            .ok_or_else(|| "not yet".to_string())
+    });
+    eprintln!("controlled shutdown took {took:?}");
+    assert_eq!(after.topics[0].partitions.len(), 6);
+}

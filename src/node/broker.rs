@@ -225,11 +225,16 @@ impl Lifecycle {
                             broker_epoch,
                             fenced: r.is_fenced,
                         };
-                        if r.should_shut_down && self.shutting_down {
+                        if r.should_shut_down && self.shutting_down && !self.may_stop {
+                            info!(
+                                "broker {}: the controller agreed to the shutdown (its leaderships have moved)",
+                                self.settings.broker_id
+                            );
                             self.may_stop = true;
                         }
-                        // While fenced and catching up, report progress sooner.
-                        self.next_send_ms = if r.is_fenced && !self.shutting_down {
+                        // While fenced and catching up, or waiting for a controlled shutdown,
+                        // ask again soon: both end as soon as the controller says so.
+                        self.next_send_ms = if r.is_fenced != self.shutting_down {
                             now_ms + self.settings.retry_backoff_ms.max(1)
                         } else {
                             heartbeat

@@ -831,10 +831,21 @@ impl Node {
         Ok(())
     }
 
-    /// Graceful shutdown: a leader resigns (EndQuorumEpoch to the others). The caller keeps the
-    /// loop running briefly so the messages leave, then drops the node.
+    /// Graceful shutdown: a leader resigns (EndQuorumEpoch to the others), a broker asks the
+    /// controller for a controlled shutdown (its leaderships move first). The caller keeps the
+    /// loop running until [`Node::may_exit`] (or a grace period passes), then drops the node.
     pub fn resign(&mut self, clock: Clock) -> Result<(), Fatal> {
         self.clock = clock;
+        if let Some(broker) = &mut self.broker
+            && matches!(
+                broker.lifecycle.standing(),
+                broker::Standing::Registered { .. }
+            )
+        {
+            info!("asking the active controller for a controlled shutdown");
+            broker.lifecycle.begin_shutdown(clock.monotonic_ms);
+            self.broker_tick();
+        }
         if self.raft.role() == RoleName::Leader {
             info!(
                 "resigning leadership of epoch {} before shutting down",
@@ -845,6 +856,29 @@ impl Node {
             self.log_role_change();
         }
         Ok(())
+    }
+
+    /// After [`Node::resign`]: true once nothing is left to wait for (a broker: the controller
+    /// agreed to its shutdown, or it was never registered).
+    pub fn may_exit(&self) -> bool {
+        self.broker.as_ref().is_none_or(|b| {
+            b.lifecycle.may_stop()
+                || matches!(b.lifecycle.standing(), broker::Standing::Unregistered)
+        })
+    }
+
+    /// True when this node is a controller (a voter).
+    pub fn is_controller(&self) -> bool {
+        self.listeners.iter().any(|l| !l.clients) || self.broker.is_none()
+    }
+
+    /// How long the loop may keep running after a shutdown signal for this node's sake.
+    pub fn shutdown_grace_ms(&self) -> u64 {
+        if self.broker.is_some() {
+            crate::constants::BROKER_CONTROLLED_SHUTDOWN_MS_MAX
+        } else {
+            0
+        }
     }
 
     /// True while the log has preparation to do ahead of its head (zero-filling, the spare

@@ -198,7 +198,11 @@ impl EventLoop {
                         if let Err(fatal) = self.node.resign(clock) {
                             return LoopExit::Fatal(fatal);
                         }
-                        shutdown_until = Some(clock.monotonic_ms + self.config.shutdown_grace_ms);
+                        let grace_ms = self
+                            .config
+                            .shutdown_grace_ms
+                            .max(self.node.shutdown_grace_ms());
+                        shutdown_until = Some(clock.monotonic_ms + grace_ms);
                         if let Err(fatal) = self.dispatch(clock) {
                             return LoopExit::Fatal(fatal);
                         }
@@ -207,7 +211,12 @@ impl EventLoop {
                 Err(exit) => return exit,
             }
             if let Some(until) = shutdown_until {
-                let quiet = self.peers.values().all(|link| link.in_flight() == 0);
+                // A voter waits for its last messages (EndQuorumEpoch) to be answered; a
+                // broker-only node has nothing in flight worth waiting for once the
+                // controller agreed to its shutdown (its fetch is parked at the leader).
+                let quiet = self.node.may_exit()
+                    && (!self.node.is_controller()
+                        || self.peers.values().all(|link| link.in_flight() == 0));
                 if quiet || self.clock().monotonic_ms >= until {
                     return match self.node.flush_for_shutdown() {
                         Ok(()) => {

@@ -375,7 +375,10 @@ impl Cluster {
         let label = format!("{name} ({})", root.display());
         let watchdog = thread::spawn(move || {
             if let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(timeout) {
-                let pids: Vec<(u32, u32)> = watchdog_live.lock().unwrap().clone();
+                let pids: Vec<(u32, u32)> = watchdog_live
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .clone();
                 let _ = writeln!(
                     std::io::stderr(),
                     "watchdog: cluster {label} outlived its {timeout:?} bound; killing {pids:?}"
@@ -570,7 +573,10 @@ impl Cluster {
         writeln!(log, "{START_MARKER}{} of node {id} ----", node.starts).expect("write marker");
         let stdout = log.try_clone().expect("clone the log handle");
         let rust_log = std::env::var("KEEL_TEST_RUST_LOG").unwrap_or_else(|_| "info".into());
-        let mut live = self.live.lock().unwrap();
+        let mut live = self
+            .live
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let child = Command::new(KEEL)
             .args(["start", "--config"])
             .arg(&node.config)
@@ -659,7 +665,10 @@ impl Cluster {
 
     fn reaped(&mut self, id: u32) {
         let index = id as usize - 1;
-        let mut live = self.live.lock().unwrap();
+        let mut live = self
+            .live
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(mut child) = self.children[index].take() {
             let _ = child.try_wait();
             live.retain(|(node, _)| *node != id);
@@ -669,7 +678,10 @@ impl Cluster {
     /// `kill -9` node `id` and reap it.
     pub fn kill(&mut self, id: u32) {
         let index = id as usize - 1;
-        let mut live = self.live.lock().unwrap();
+        let mut live = self
+            .live
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut child = self.children[index]
             .take()
             .unwrap_or_else(|| panic!("node {id} is not running"));
@@ -692,7 +704,10 @@ impl Cluster {
                 .unwrap_or_else(|| panic!("node {id} is not running"));
             wait_exit(child, timeout)
         };
-        let mut live = self.live.lock().unwrap();
+        let mut live = self
+            .live
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         self.children[index] = None;
         live.retain(|(node, _)| *node != id);
         status.unwrap_or_else(|| panic!("node {id} did not exit within {timeout:?}"))
