@@ -130,9 +130,10 @@ enum Command {
         #[command(subcommand)]
         command: ClusterCommand,
     },
-    /// Run a node until SIGTERM or SIGINT. Never formats: the directory must have been
-    /// formatted for this node. On SIGTERM a leader hands over leadership, the log is flushed
-    /// and the process exits 0.
+    /// Run a node (controller, broker, or both, as process.roles says) until SIGTERM or SIGINT.
+    /// Never formats: the directory must have been formatted for this node. On SIGTERM a
+    /// leader hands over leadership, a broker asks for a controlled shutdown (its leaderships
+    /// move first), the log is flushed and the process exits 0.
     Start {
         /// The node's server.properties.
         #[arg(long)]
