@@ -1105,6 +1105,10 @@ metadata.log.dir=/var/lib/keel/meta
         let config = Config::parse(text).unwrap();
         assert_eq!(config.node_id, 1);
         assert_eq!(config.local_voter().unwrap().port, config.listeners[0].port);
+        let broker = Config::parse(include_str!("../config/broker.properties")).unwrap();
+        assert!(broker.roles.broker && !broker.roles.controller);
+        assert_eq!(broker.voters, config.voters);
+        assert_eq!(broker.advertised_listeners[0].port, 9092);
     }
 
     #[test]
