@@ -188,7 +188,7 @@ fn heartbeats_from_unknown_or_stale_brokers_are_refused() {
     let mut node = Node::new();
     assert_code(
         &node.heartbeat(&heartbeat(4, 0, 0)).error,
-        ErrorCode::BrokerIdNotRegistered,
+        ErrorCode::StaleBrokerEpoch,
     );
     let epoch = node.register(&registration(4, None)).broker_epoch;
     assert_code(

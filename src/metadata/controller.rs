@@ -1304,9 +1304,14 @@ impl Controller {
         };
         let latest = &self.active().latest;
         let Some(broker) = latest.broker(request.broker_id) else {
+            // Kafka's `ClusterControlManager.checkBrokerEpoch`: no registration is a stale
+            // epoch too, which tells a broker to register again.
             let error = ApiError::new(
-                ErrorCode::BrokerIdNotRegistered,
-                format!("Broker {} is not registered.", request.broker_id),
+                ErrorCode::StaleBrokerEpoch,
+                format!(
+                    "No broker registration found for broker id {}",
+                    request.broker_id
+                ),
             );
             return self.propose(next_offset, Vec::new(), Vec::new(), refuse(error));
         };
