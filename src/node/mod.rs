@@ -1691,22 +1691,23 @@ impl Node {
     /// The DescribeCluster answer of a controller: the voters, and the current leader as the
     /// controller. A controller serves controller endpoints only, as Kafka's do.
     fn describe_cluster(&self, request: &DescribeClusterRequest) -> DescribeClusterResponse {
-        if request.endpoint_type != ENDPOINT_TYPE_CONTROLLER {
-            return DescribeClusterResponse {
-                error_code: ErrorCode::MismatchedEndpointType.code(),
-                error_message: Some(format!(
-                    "this is a controller: ask for endpoint type {ENDPOINT_TYPE_CONTROLLER} (controllers), not {}",
-                    request.endpoint_type
-                )),
-                endpoint_type: request.endpoint_type,
-                cluster_id: self.wire.cluster_id.clone(),
-                ..Default::default()
-            };
+        if let Some(refusal) = broker_surface::describe_cluster_refusal(
+            request,
+            ENDPOINT_TYPE_CONTROLLER,
+            &self.wire.cluster_id,
+        ) {
+            return refusal;
         }
         DescribeClusterResponse {
             endpoint_type: ENDPOINT_TYPE_CONTROLLER,
             cluster_id: self.wire.cluster_id.clone(),
             controller_id: self.raft.leader().map_or(-1, |id| id as i32),
+            // No authorization: every cluster operation, as Kafka without an authorizer.
+            cluster_authorized_operations: if request.include_cluster_authorized_operations {
+                broker_surface::CLUSTER_AUTHORIZED_OPERATIONS_ALL
+            } else {
+                broker_surface::AUTHORIZED_OPERATIONS_NOT_REQUESTED
+            },
             brokers: self
                 .wire
                 .endpoints
@@ -2046,6 +2047,52 @@ mod tests {
         assert_eq!(
             response.topics[0].error_code,
             ErrorCode::NotController.code()
+        );
+        drop(node);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_controller_answers_describe_cluster_as_kafkas_controller_does() {
+        let (mut node, dir) = test_node("describe-cluster");
+        let clock = Clock {
+            monotonic_ms: 10,
+            wall_ms: 1_763_700_000_010,
+        };
+        let mut ask = |endpoint_type: i8, operations: bool| {
+            let request = RequestBody::DescribeCluster(DescribeClusterRequest {
+                endpoint_type,
+                include_cluster_authorized_operations: operations,
+                ..Default::default()
+            });
+            let frame = frame_of(&request, 1, 7);
+            node.handle_request(clock, 1, 0, 0, &frame).unwrap();
+            let outputs = node.take_outputs();
+            let [Output::Respond { frame, .. }] = outputs.as_slice() else {
+                panic!("expected one response, got {outputs:?}")
+            };
+            decode_response::<DescribeClusterResponse>(&frame[4..], 1)
+                .unwrap()
+                .1
+        };
+        let controllers = ask(ENDPOINT_TYPE_CONTROLLER, true);
+        assert_eq!(controllers.error_code, ErrorCode::None.code());
+        assert_eq!(controllers.brokers.len(), 1);
+        assert_eq!(
+            controllers.cluster_authorized_operations,
+            broker_surface::CLUSTER_AUTHORIZED_OPERATIONS_ALL
+        );
+        assert_eq!(
+            ask(ENDPOINT_TYPE_CONTROLLER, false).cluster_authorized_operations,
+            i32::MIN
+        );
+        assert_eq!(
+            ask(broker_surface::ENDPOINT_TYPE_BROKER, false).error_code,
+            ErrorCode::MismatchedEndpointType.code()
+        );
+        assert_eq!(
+            ask(7, false).error_code,
+            ErrorCode::UnsupportedEndpointType.code()
         );
         drop(node);
         std::fs::remove_dir_all(&dir).unwrap();
