@@ -2277,21 +2277,39 @@ impl Controller {
         next_offset: u64,
         request: &IncrementalAlterConfigsRequest,
     ) -> Outcome<AlterConfigsReply> {
+        self.alter_each_resource(
+            next_offset,
+            request.validate_only,
+            &request.resources,
+            |image, resource, ops| Self::incremental_target(image, resource, ops),
+        )
+    }
+
+    /// The shared shape of AlterConfigs and IncrementalAlterConfigs: each resource (named once
+    /// per request) gets the records that turn its current configs into `target`'s, or an
+    /// error of its own; the records of all are proposed together.
+    fn alter_each_resource<T>(
+        &mut self,
+        next_offset: u64,
+        validate_only: bool,
+        resources: &[(ConfigResource, T)],
+        target: impl Fn(&Image, &ConfigResource, &T) -> Result<(ConfigMap, ConfigMap), ApiError>,
+    ) -> Outcome<AlterConfigsReply> {
         let latest = &self.active().latest;
         let mut counts = BTreeMap::new();
-        for (resource, _) in &request.resources {
+        for (resource, _) in resources {
             *counts.entry(resource).or_insert(0) += 1;
         }
         let mut records = Vec::new();
         let mut results = Vec::new();
-        for (resource, ops) in &request.resources {
+        for (resource, asked) in resources {
             let outcome = if counts[resource] > 1 {
                 Err(ApiError::new(
                     ErrorCode::InvalidRequest,
                     "Duplicate resource.",
                 ))
             } else {
-                Self::incremental_target(latest, resource, ops)
+                target(latest, resource, asked)
             };
             let error = match outcome {
                 Ok((current, target)) => {
@@ -2305,7 +2323,7 @@ impl Controller {
                 error,
             });
         }
-        self.finish_alter_configs(next_offset, request.validate_only, records, results)
+        self.finish_alter_configs(next_offset, validate_only, records, results)
     }
 
     fn incremental_target(
@@ -2383,35 +2401,12 @@ impl Controller {
         next_offset: u64,
         request: &AlterConfigsRequest,
     ) -> Outcome<AlterConfigsReply> {
-        let latest = &self.active().latest;
-        let mut counts = BTreeMap::new();
-        for (resource, _) in &request.resources {
-            *counts.entry(resource).or_insert(0) += 1;
-        }
-        let mut records = Vec::new();
-        let mut results = Vec::new();
-        for (resource, configs) in &request.resources {
-            let outcome = if counts[resource] > 1 {
-                Err(ApiError::new(
-                    ErrorCode::InvalidRequest,
-                    "Duplicate resource.",
-                ))
-            } else {
-                Self::replacement_target(latest, resource, configs)
-            };
-            let error = match outcome {
-                Ok((current, target)) => {
-                    Self::config_records(resource, &current, &target, &mut records);
-                    ApiError::NONE
-                }
-                Err(error) => error,
-            };
-            results.push(AlterConfigsResult {
-                resource: resource.clone(),
-                error,
-            });
-        }
-        self.finish_alter_configs(next_offset, request.validate_only, records, results)
+        self.alter_each_resource(
+            next_offset,
+            request.validate_only,
+            &request.resources,
+            |image, resource, configs| Self::replacement_target(image, resource, configs),
+        )
     }
 
     fn replacement_target(
