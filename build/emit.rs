@@ -423,6 +423,49 @@ fn strategy(ty: &FieldType, optional: bool, nullable: &Pred) -> String {
     }
 }
 
+/// Statements that make one field carry only what `version` can: back to its default where
+/// the version lacks the field, a null replaced by the empty value where the version cannot
+/// carry null, and the same recursively inside structs and arrays of structs.
+fn narrow_field(p: &FieldPlan) -> String {
+    let place = format!("self.{}", p.ident);
+    let mut fit = String::new();
+    if p.optional {
+        let empty = match &p.field.ty {
+            FieldType::Primitive(Primitive::String) => Some("String::new()"),
+            FieldType::Primitive(Primitive::Bytes | Primitive::Records) | FieldType::Array(_) => {
+                Some("Vec::new()")
+            }
+            _ => None,
+        };
+        if let Some(empty) = empty {
+            let refill = format!("if {place}.is_none() {{\n{place} = Some({empty});\n}}\n");
+            fit.push_str(&guarded(&negate(&p.nullable()), &refill));
+        }
+    }
+    let inner = match &p.field.ty {
+        FieldType::Struct(_) => Some(format!("{place}.narrow_body(version);\n")),
+        FieldType::Array(element) if matches!(**element, FieldType::Struct(_)) => {
+            Some(if p.optional {
+                format!(
+                    "if let Some(items) = {place}.as_mut() {{\nfor e in items.iter_mut() {{\ne.narrow_body(version);\n}}\n}}\n"
+                )
+            } else {
+                format!("for e in {place}.iter_mut() {{\ne.narrow_body(version);\n}}\n")
+            })
+        }
+        _ => None,
+    };
+    if let Some(inner) = inner {
+        fit.push_str(&inner);
+    }
+    let mut out = guarded(&p.present(), &fit);
+    out.push_str(&guarded(
+        &negate(&p.present()),
+        &format!("{place} = {};\n", p.default_expr()),
+    ));
+    out
+}
+
 struct MessageContext<'a> {
     schema: &'a Schema,
     has_flexible: bool,
@@ -545,6 +588,19 @@ fn emit_struct(ctx: &MessageContext, def: &StructDef, about: &str, out: &mut Str
         out.push_str(&guarded(&negate(&flexible_pred), &refuse_unknown));
     }
     out.push_str("Ok(())\n}\n\n");
+
+    // narrow_body
+    out.push_str("pub(crate) fn narrow_body(&mut self, version: i16) {\n");
+    for p in &plans {
+        out.push_str(&narrow_field(p));
+    }
+    if ctx.has_flexible {
+        out.push_str(&guarded(
+            &negate(&flexible_pred),
+            "self.unknown_tagged_fields.clear();\n",
+        ));
+    }
+    out.push_str("}\n\n");
 
     // decode_body
     let binds_this = plans.iter().any(|p| !matches!(p.present(), Pred::Never)) || ctx.has_flexible;
@@ -735,6 +791,9 @@ fn decode(reader: &mut Reader<'_>, version: i16) -> Result<Self, DecodeError> {{
 check_decode_version::<Self>(reader, version)?;
 Self::decode_body(reader, version).map_err(|e| e.in_message({name:?}))
 }}
+fn narrow_to_version(&mut self, version: i16) {{
+self.narrow_body(version)
+}}
 }}",
         valid.lo, valid.hi
     )
@@ -911,6 +970,15 @@ pub fn emit(schemas: &[Schema]) -> String {
             writeln!(
                 out,
                 "{kind}Body::{}(body) => body.encode(out, version),",
+                api.0
+            )
+            .unwrap();
+        }
+        out.push_str("}\n}\n\n/// Drops or defaults what `version` cannot carry (see [`Message::narrow_to_version`]).\npub fn narrow_to_version(&mut self, version: i16) {\nmatch self {\n");
+        for api in &apis {
+            writeln!(
+                out,
+                "{kind}Body::{}(body) => body.narrow_to_version(version),",
                 api.0
             )
             .unwrap();

@@ -31,6 +31,18 @@ pub trait Message: Sized + Clone + PartialEq + Debug + Default {
     /// Decodes one message at `version`, leaving the reader after its last byte.
     fn decode(reader: &mut Reader<'_>, version: i16) -> Result<Self, DecodeError>;
 
+    /// Makes the value carry only what `version` can, as Kafka's brokers answer an older
+    /// client: a field the version lacks goes back to its default, a null the version cannot
+    /// carry becomes the empty value, unknown tagged fields go where the version is not
+    /// flexible, and the same inside every nested struct. A value already valid at `version`
+    /// is left exactly as it is. Afterwards [`Message::encode`] at `version` fails only for
+    /// what no version can carry (a string longer than its length prefix) or for a version
+    /// keel does not support.
+    ///
+    /// Encoding itself still refuses what a version cannot carry: narrowing is the explicit
+    /// step a caller takes when it builds an answer from everything it knows.
+    fn narrow_to_version(&mut self, version: i16);
+
     /// The encoding of `self` at `version` as a new vector.
     fn to_bytes(&self, version: i16) -> Result<Vec<u8>, EncodeError> {
         let mut out = Vec::new();

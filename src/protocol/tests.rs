@@ -50,6 +50,28 @@ macro_rules! round_trip_test {
                 }
             }
 
+            proptest! {
+                #![proptest_config(Config { cases: 256, ..Config::default() })]
+                /// A value built for any version, narrowed to any other, encodes there and
+                /// decodes back to the narrowed value; narrowing a value already valid at a
+                /// version changes nothing.
+                #[test]
+                fn narrows_from_any_version_to_any_other(
+                    (from, to, value, native) in (<$message as Message>::VERSIONS, <$message as Message>::VERSIONS)
+                        .prop_flat_map(|(from, to)| (Just(from), Just(to), $message::arbitrary(from), $message::arbitrary(to)))
+                ) {
+                    let mut narrowed = value.clone();
+                    narrowed.narrow_to_version(to);
+                    let bytes = narrowed.to_bytes(to).map_err(|e| {
+                        TestCaseError::fail(format!("{} v{from} narrowed to v{to} did not encode: {e}", <$message as Message>::NAME))
+                    })?;
+                    prop_assert_eq!(&$message::from_bytes(&bytes, to).unwrap(), &narrowed);
+                    let mut unchanged = native.clone();
+                    unchanged.narrow_to_version(to);
+                    prop_assert_eq!(unchanged, native);
+                }
+            }
+
             #[test]
             fn refuses_versions_outside_its_range() {
                 let below = *<$message as Message>::VERSIONS.start() - 1;
