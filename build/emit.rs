@@ -994,6 +994,22 @@ pub fn emit(schemas: &[Schema]) -> String {
             .unwrap();
         }
         out.push_str("})\n}\n}\n\n");
+        writeln!(
+            out,
+            "#[cfg(test)]\nimpl {kind}Body {{\n/// A property-test strategy for any {} body of `api_key` valid at `version`.\npub(crate) fn arbitrary(api_key: ApiKey, version: i16) -> proptest::strategy::BoxedStrategy<Self> {{\nuse proptest::strategy::Strategy;\nmatch api_key {{",
+            kind.to_lowercase()
+        )
+        .unwrap();
+        for api in &apis {
+            let schema = if index == 2 { api.2 } else { api.3 };
+            writeln!(
+                out,
+                "ApiKey::{} => {}::arbitrary(version).prop_map({kind}Body::{}).boxed(),",
+                api.0, schema.name, api.0
+            )
+            .unwrap();
+        }
+        out.push_str("}\n}\n}\n\n");
     }
 
     out.push_str("/// Runs `$m!(Type, module)` for every generated message type (tests iterate over all schemas).\n#[cfg(test)]\nmacro_rules! for_each_message {\n($m:ident) => {\n");

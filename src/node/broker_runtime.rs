@@ -116,7 +116,7 @@ impl Node {
             // DescribeConfigs: a read of this node's image, answered by the state machine.
             match parsed {
                 Ok(call) => self.handle_controller_request(route, request, call)?,
-                Err(response) => self.respond_to(&route, &response),
+                Err(response) => self.respond_to(&route, response),
             }
             return Ok(RequestOutcome::Handled);
         }
@@ -144,7 +144,7 @@ impl Node {
                 api_key.name()
             ),
         };
-        self.respond_to(&route, &response);
+        self.respond_to(&route, response);
         Ok(RequestOutcome::Handled)
     }
 
@@ -192,39 +192,55 @@ impl Node {
                 broker.held.push((*forward, response));
                 self.release_held();
             }
-            (Call::Forward(mut forward), Err(LinkError::NotReady | LinkError::Disconnected))
+            (Call::Forward(mut forward), Err(LinkError::NotReady | LinkError::NotSent))
                 if now + retry_backoff_ms < forward.deadline_ms =>
             {
-                // The controller may have moved: try again (to whoever leads then).
+                // The controller never saw it and may have moved: try again (to whoever leads
+                // then).
                 forward.not_before_ms = now + retry_backoff_ms;
                 broker.unsent.push(*forward);
             }
             (Call::Forward(forward), Err(error)) => {
-                let code = match error {
-                    LinkError::Malformed(_) => ErrorCode::UnknownServerError,
-                    _ => ErrorCode::RequestTimedOut,
+                // A request the controller read and then dropped its connection on may be what
+                // made it fail: it is answered, never forwarded again, so that one client
+                // request cannot take down one controller after another.
+                let (code, message) = match error {
+                    LinkError::Malformed(_) => (
+                        ErrorCode::UnknownServerError,
+                        "the active controller's answer could not be read",
+                    ),
+                    LinkError::Disconnected => (
+                        ErrorCode::RequestTimedOut,
+                        "the active controller closed the connection while handling it; not forwarded again, its outcome is unknown",
+                    ),
+                    _ => (
+                        ErrorCode::RequestTimedOut,
+                        "no answer from the active controller in time",
+                    ),
                 };
                 warn!(
                     "a forwarded {} got no answer from the active controller: {error:?}",
                     forward.route.api_key.name()
                 );
-                self.refuse_forward(&forward, code);
+                self.refuse_forward(&forward, code, Some(message));
             }
         }
     }
 
-    fn refuse_forward(&mut self, forward: &Forward, code: ErrorCode) {
+    fn refuse_forward(&mut self, forward: &Forward, code: ErrorCode, message: Option<&str>) {
         let response = match &forward.request {
             RequestBody::DescribeQuorum(_) => {
                 ResponseBody::DescribeQuorum(DescribeQuorumResponse {
                     error_code: code.code(),
-                    error_message: Some(code.meaning().to_owned()),
+                    error_message: Some(message.unwrap_or(code.meaning()).to_owned()),
                     ..Default::default()
                 })
             }
-            request => controller_wire::error_response(request, forward.route.version, code, None),
+            request => {
+                controller_wire::error_response(request, forward.route.version, code, message)
+            }
         };
-        self.respond_to(&forward.route, &response);
+        self.respond_to(&forward.route, response);
     }
 
     /// Answers held by the controller whose change this node's image now shows (or whose
@@ -245,7 +261,7 @@ impl Node {
             });
         broker.held = waiting;
         for (forward, response) in ready {
-            self.respond_to(&forward.route, &response);
+            self.respond_to(&forward.route, response);
         }
     }
 
@@ -279,7 +295,7 @@ impl Node {
         broker.unsent = later;
         for forward in due {
             if forward.deadline_ms <= now {
-                self.refuse_forward(&forward, ErrorCode::RequestTimedOut);
+                self.refuse_forward(&forward, ErrorCode::RequestTimedOut, None);
             } else {
                 self.send_forward(forward);
             }

@@ -11,6 +11,7 @@
 //! - [`convert`]: Kafka messages <-> Raft messages.
 //! - [`datadir`]: formatting and opening the data directory (lock, identity checks).
 //! - [`directories`]: other voters' directory ids, pinned at format time or on first contact.
+//! - [`fallback`]: the `UNKNOWN_SERVER_ERROR` answer for one that does not encode (a bug).
 //! - [`forward`]: which writes a broker forwards, and when its image shows them.
 //! - [`state_machine`]: committed records applied to the metadata image, the quorum
 //!   controller on the leader, replies released on commit, snapshots.
@@ -29,13 +30,14 @@ pub mod controller_wire;
 pub mod convert;
 pub mod datadir;
 pub mod directories;
+pub mod fallback;
 pub mod forward;
 pub mod state_machine;
 
 use std::collections::BTreeMap;
 use std::fmt;
 
-use log::{debug, info, warn};
+use log::{debug, error, info, warn};
 
 use crate::config::Config;
 use crate::constants::{
@@ -116,6 +118,11 @@ pub enum Output {
         connection: ConnectionId,
         seq: u64,
         frame: Vec<u8>,
+    },
+    /// Close `connection` after logging `reason`: it is owed an answer the node cannot give.
+    Close {
+        connection: ConnectionId,
+        reason: String,
     },
     /// Send a request to peer `to` on `channel`; report its outcome with
     /// [`Node::handle_response`] and `token`.
@@ -631,7 +638,7 @@ impl Node {
             };
             match parsed {
                 Ok(call) => self.handle_controller_request(route, request.body, call)?,
-                Err(response) => self.respond_to(&route, &response),
+                Err(response) => self.respond_to(&route, response),
             }
             return Ok(RequestOutcome::Handled);
         }
@@ -669,7 +676,7 @@ impl Node {
                 }
             }
         };
-        self.respond(connection, seq, correlation_id, version, &response);
+        self.respond(connection, seq, correlation_id, version, response);
         Ok(RequestOutcome::Handled)
     }
 
@@ -755,7 +762,7 @@ impl Node {
                 route.seq,
                 route.correlation_id,
                 route.version,
-                &response,
+                response,
             );
         }
         Ok(())
@@ -1133,7 +1140,7 @@ impl Node {
                             waiter.route.version,
                             reply,
                         );
-                        self.respond_to(&waiter.route, &response);
+                        self.respond_to(&waiter.route, response);
                     }
                     self.sync_controller();
                     self.report_catch_up();
@@ -1213,7 +1220,7 @@ impl Node {
             Handled::Reply(reply) => {
                 let response =
                     controller_wire::response_to_wire(&waiter.request, route.version, reply);
-                self.respond_to(&route, &response);
+                self.respond_to(&route, response);
             }
             Handled::NotController => self.refuse(&waiter, ErrorCode::NotController, None),
             Handled::Propose {
@@ -1238,7 +1245,7 @@ impl Node {
                             route.version,
                             reply,
                         );
-                        self.respond_to(&route, &response);
+                        self.respond_to(&route, response);
                     }
                 }
             }
@@ -1400,10 +1407,10 @@ impl Node {
     fn refuse(&mut self, waiter: &Waiter, code: ErrorCode, message: Option<&str>) {
         let response =
             controller_wire::error_response(&waiter.request, waiter.route.version, code, message);
-        self.respond_to(&waiter.route, &response);
+        self.respond_to(&waiter.route, response);
     }
 
-    fn respond_to(&mut self, route: &Route, response: &ResponseBody) {
+    fn respond_to(&mut self, route: &Route, response: ResponseBody) {
         self.respond(
             route.connection,
             route.seq,
@@ -1513,7 +1520,7 @@ impl Node {
                     route.seq,
                     route.correlation_id,
                     route.version,
-                    &response,
+                    response,
                 );
             }
         }
@@ -1557,17 +1564,41 @@ impl Node {
         }
     }
 
+    /// Answers request `seq` of `connection` with `response`, narrowed to the request's
+    /// version (a response is built from everything the node knows; an older version carries
+    /// less). One that still does not encode is a bug: it is logged and the request gets
+    /// `UNKNOWN_SERVER_ERROR` ([`fallback`]); if even that does not encode, the connection is
+    /// closed. Never a panic: the request came from the network.
     fn respond(
         &mut self,
         connection: ConnectionId,
         seq: u64,
         correlation_id: i32,
         version: i16,
-        response: &ResponseBody,
+        mut response: ResponseBody,
     ) {
+        response.narrow_to_version(version);
         let mut frame = Vec::new();
-        encode_response_body(&mut frame, correlation_id, version, response)
-            .unwrap_or_else(|e| panic!("a response keel builds always encodes: {e}"));
+        if let Err(error) = encode_response_body(&mut frame, correlation_id, version, &response) {
+            let api = response.api_key().name();
+            error!(
+                "bug: the {api} v{version} answer to correlation id {correlation_id} does not encode ({error}); answering UNKNOWN_SERVER_ERROR instead"
+            );
+            let mut stand_in = fallback::unknown_server_error(&response);
+            stand_in.narrow_to_version(version);
+            frame.clear();
+            if let Err(error) = encode_response_body(&mut frame, correlation_id, version, &stand_in)
+            {
+                error!(
+                    "bug: the UNKNOWN_SERVER_ERROR answer to {api} v{version} does not encode either ({error}); closing the connection"
+                );
+                self.outputs.push(Output::Close {
+                    connection,
+                    reason: format!("the answer to {api} v{version} could not be encoded"),
+                });
+                return;
+            }
+        }
         self.outputs.push(Output::Respond {
             connection,
             seq,

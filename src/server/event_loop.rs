@@ -519,6 +519,22 @@ impl EventLoop {
                             inbound.respond(seq, frame);
                         }
                     }
+                    Output::Close { connection, reason } => {
+                        let slot = (connection & 0xffff_ffff) as usize;
+                        let generation = (connection >> 32) as u32;
+                        if self
+                            .slots
+                            .get(slot)
+                            .is_some_and(|entry| entry.generation == generation)
+                            && let Some(inbound) = self.slots[slot].connection.as_ref()
+                        {
+                            warn!(
+                                "closing the connection from {}: {reason}",
+                                inbound.peer_addr()
+                            );
+                            self.close(slot);
+                        }
+                    }
                     Output::Request {
                         to,
                         channel,
@@ -535,6 +551,10 @@ impl EventLoop {
                                 .handle_response(clock, token, Err(LinkError::NotReady))?;
                             continue;
                         };
+                        // Narrowed like every answer: what this node sends carries only
+                        // what the version it sends at can.
+                        let mut body = body;
+                        body.narrow_to_version(version);
                         if let Err(error) =
                             link.send(clock.monotonic_ms, token, version, &body, timeout_ms)
                         {

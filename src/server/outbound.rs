@@ -6,7 +6,9 @@
 //!   oldest in-flight request is always the one the next response belongs to; a response with
 //!   another correlation id is a protocol error and the connection is dropped.
 //! - Every request ends exactly once: with its response, or with a [`LinkError`] when it times
-//!   out or the connection fails. A failure fails every request in flight on that connection.
+//!   out or the connection fails. A failure fails every request in flight on that connection,
+//!   each with [`LinkError::NotSent`] if its last byte never left, so that a caller can tell a
+//!   request the peer never saw (safe to send elsewhere) from one it may have acted on.
 //! - At most `requests_in_flight_max` requests are in flight; past it `send` refuses. A link
 //!   that is backing off after a failure refuses immediately (the caller's own timers resend;
 //!   Raft tolerates lost messages by design).
@@ -28,7 +30,11 @@ use crate::protocol::{ApiKey, DecodeError, FrameDecoder, RequestBody, ResponseBo
 pub enum LinkError {
     /// The link is backing off after a failure, or has too many requests in flight.
     NotReady,
-    /// The connection failed or closed before the response arrived.
+    /// The connection failed before the request was written in full: the peer never read
+    /// it, so sending it again cannot repeat anything.
+    NotSent,
+    /// The connection failed or closed after the request was written, before its response
+    /// arrived: the peer may have acted on it, or died of it.
     Disconnected,
     /// No response within the request's timeout; the connection was dropped.
     TimedOut,
@@ -59,6 +65,8 @@ struct InFlight {
     version: i16,
     deadline_ms: u64,
     token: u64,
+    /// Where the request's last byte sits in the connection's byte stream.
+    ends_at_byte: u64,
 }
 
 #[derive(Debug)]
@@ -83,6 +91,9 @@ pub struct PeerLink {
     in_flight: VecDeque<InFlight>,
     next_correlation_id: i32,
     consecutive_failures: u32,
+    /// Bytes queued on, and written to, the current connection since it was opened.
+    stream_bytes_queued: u64,
+    stream_bytes_written: u64,
 }
 
 /// Exponential backoff with +-20% jitter; `random` supplies the jitter bits.
@@ -112,6 +123,8 @@ impl PeerLink {
             in_flight: VecDeque::new(),
             next_correlation_id: 0,
             consecutive_failures: 0,
+            stream_bytes_queued: 0,
+            stream_bytes_written: 0,
         }
     }
 
@@ -183,6 +196,7 @@ impl PeerLink {
             self.write_buffer.clear();
             self.written = 0;
         }
+        let before = self.write_buffer.len();
         encode_request_body(
             &mut self.write_buffer,
             correlation_id,
@@ -191,12 +205,14 @@ impl PeerLink {
             body,
         )
         .map_err(|e| LinkError::Malformed(e.to_string()))?;
+        self.stream_bytes_queued += (self.write_buffer.len() - before) as u64;
         self.in_flight.push_back(InFlight {
             correlation_id,
             api_key: body.api_key(),
             version,
             deadline_ms: now_ms + timeout_ms,
             token,
+            ends_at_byte: self.stream_bytes_queued,
         });
         Ok(correlation_id)
     }
@@ -225,7 +241,10 @@ impl PeerLink {
         while self.written < self.write_buffer.len() {
             match stream.write(&self.write_buffer[self.written..]) {
                 Ok(0) => return self.fail(now_ms, random, LinkError::Disconnected),
-                Ok(n) => self.written += n,
+                Ok(n) => {
+                    self.written += n;
+                    self.stream_bytes_written += n as u64;
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => return self.fail(now_ms, random, LinkError::Disconnected),
@@ -330,12 +349,18 @@ impl PeerLink {
         self.decoder = FrameDecoder::new(self.config.max_frame_bytes);
         self.write_buffer.clear();
         self.written = 0;
+        let written = std::mem::take(&mut self.stream_bytes_written);
+        self.stream_bytes_queued = 0;
         self.in_flight
             .drain(..)
             .map(|request| Completion {
                 token: request.token,
                 api_key: request.api_key,
-                result: Err(error.clone()),
+                result: Err(if request.ends_at_byte <= written {
+                    error.clone()
+                } else {
+                    LinkError::NotSent
+                }),
             })
             .collect()
     }
@@ -450,7 +475,11 @@ mod tests {
         link.maybe_connect(0, 7);
         link.send(0, 1, 3, &api_versions(), 5_000).unwrap();
         let done = drive(&mut link, |c| !c.is_empty());
-        assert_eq!(done[0].result, Err(LinkError::Disconnected));
+        assert_eq!(
+            done[0].result,
+            Err(LinkError::NotSent),
+            "never written: the peer cannot have seen it"
+        );
         assert_eq!(
             link.send(0, 2, 3, &api_versions(), 5_000),
             Err(LinkError::NotReady),
@@ -461,6 +490,27 @@ mod tests {
             retry_at >= 40,
             "backs off at least 0.8 x 50 ms, got {retry_at}"
         );
+    }
+
+    #[test]
+    fn a_peer_that_closes_after_reading_a_request_may_have_acted_on_it() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut socket, _) = listener.accept().unwrap();
+            let mut size = [0u8; 4];
+            socket.read_exact(&mut size).unwrap();
+            let mut frame = vec![0u8; u32::from_be_bytes(size) as usize];
+            socket.read_exact(&mut frame).unwrap();
+            // Dies of it: closes without answering.
+        });
+        let mut link = PeerLink::new(addr, "keel-1", CONFIG);
+        link.maybe_connect(0, 7);
+        link.send(0, 1, 3, &api_versions(), 5_000).unwrap();
+        let done = drive(&mut link, |c| !c.is_empty());
+        assert_eq!(done[0].token, 1);
+        assert_eq!(done[0].result, Err(LinkError::Disconnected));
+        server.join().unwrap();
     }
 
     #[test]
