@@ -458,7 +458,11 @@ fn narrow_field(p: &FieldPlan) -> String {
     if let Some(inner) = inner {
         fit.push_str(&inner);
     }
-    let mut out = guarded(&p.present(), &fit);
+    let mut out = if fit.is_empty() {
+        String::new()
+    } else {
+        guarded(&p.present(), &fit)
+    };
     out.push_str(&guarded(
         &negate(&p.present()),
         &format!("{place} = {};\n", p.default_expr()),
