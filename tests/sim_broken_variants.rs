@@ -74,6 +74,10 @@ fn crashes_and_small_fetches(c: &mut SimConfig) {
     c.faults.reorder = 0.15;
     c.faults.duplicate = 0.05;
     c.faults.crash = 0.03;
+    // A leader deposed while it still holds old-epoch records is what exposes the rule.
+    // Followers that hear from a live leader ignore higher-epoch votes (stickiness), so it
+    // takes a leader that stops and comes back: a paused one.
+    c.faults.pause = 0.03;
     c.max_fetch_bytes = 64;
     c.propose_every_ms = 160;
 }
@@ -84,5 +88,26 @@ fn committing_before_the_epoch_start_record_is_caught() {
         BugInjection::HighWatermarkBeforeEpochStart,
         10_000,
         crashes_and_small_fetches,
+    );
+}
+
+/// Strangers' messages and candidates that crash right after standing, in three or five
+/// voters: the faults that push a voter to an epoch the quorum never reaches by itself.
+fn strangers_and_crashing_candidates(c: &mut SimConfig) {
+    let mut f = Faults::none();
+    f.stranger = 0.1;
+    f.candidate_crash = 0.3;
+    f.crash = 0.01;
+    f.delay_max_ms = 20;
+    c.faults = f;
+    c.fault_phase_ms = 15_000;
+}
+
+#[test]
+fn a_leader_that_never_probes_silent_voters_is_caught() {
+    assert_caught_and_correct_passes(
+        BugInjection::NoRejoinProbe,
+        2_000,
+        strangers_and_crashing_candidates,
     );
 }

@@ -55,6 +55,8 @@ fn faults(f: &[(&str, f64)], delay: (u64, u64), disk: (u64, u64)) -> Faults {
             "bit_flip" => x.bit_flip = v,
             "pause" => x.pause = v,
             "flush_failure" => x.flush_failure = v,
+            "stranger" => x.stranger = v,
+            "candidate_crash" => x.candidate_crash = v,
             other => panic!("unknown fault {other}"),
         }
     }

@@ -35,6 +35,11 @@ fn run_range(part: u64) -> (Stats, BTreeSet<(usize, bool)>) {
         total.resignations += s.resignations;
         total.snapshots_installed += s.snapshots_installed;
         total.elections += s.elections;
+        total.stranger_messages += s.stranger_messages;
+        total.candidate_crashes += s.candidate_crashes;
+        if let Some(ms) = s.rejoin_ms {
+            total.rejoin_ms = Some(total.rejoin_ms.map_or(ms, |m: u64| m.max(ms)));
+        }
     }
     (total, shapes)
 }
@@ -65,6 +70,8 @@ fn check(part: u64) {
         ("disk replacements", t.disk_replacements),
         ("graceful resignations", t.resignations),
         ("snapshot installs", t.snapshots_installed),
+        ("strangers' messages", t.stranger_messages),
+        ("candidates crashed after standing", t.candidate_crashes),
     ] {
         assert!(n > 0, "no {name} in the range: {t:?}");
     }

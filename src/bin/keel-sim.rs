@@ -40,7 +40,7 @@ struct Args {
     #[arg(long)]
     trace_lines: Option<usize>,
     /// Deliberately break the core (to see the checkers catch it): SkipUpToDateVoteCheck,
-    /// FetchBeforeFlush, HighWatermarkBeforeEpochStart.
+    /// FetchBeforeFlush, HighWatermarkBeforeEpochStart, NoRejoinProbe.
     #[arg(long)]
     bug: Option<String>,
 }
@@ -58,6 +58,7 @@ fn parse_bug(s: &str) -> BugInjection {
         "SkipUpToDateVoteCheck" => BugInjection::SkipUpToDateVoteCheck,
         "FetchBeforeFlush" => BugInjection::FetchBeforeFlush,
         "HighWatermarkBeforeEpochStart" => BugInjection::HighWatermarkBeforeEpochStart,
+        "NoRejoinProbe" => BugInjection::NoRejoinProbe,
         "None" => BugInjection::None,
         other => {
             eprintln!("unknown bug {other:?}");

@@ -108,6 +108,8 @@ pub(super) enum Target {
         epoch: u32,
         leader: NodeId,
     },
+    /// Same epoch, no leader, the vote kept: the leader followed said it does not lead.
+    ForgetLeader,
     Resigned,
 }
 
@@ -303,6 +305,9 @@ impl<P: Payload> Raft<P> {
                 d = d.min(l.check_quorum_deadline_ms);
                 if !l.begin_quorum_unacked.is_empty() {
                     d = d.min(l.next_begin_quorum_ms);
+                }
+                if let Some(probe) = self.probe_times().map(|(_, at)| at).min() {
+                    d = d.min(probe);
                 }
                 if let Some(f) = l.linger_flush_deadline_ms {
                     d = d.min(f);
@@ -567,7 +572,7 @@ impl<P: Payload> Raft<P> {
     /// | Prospective | e'>e; e'=e: round lost/timed out and no leader known, or granting a vote (none held, no leader known) | - | pre-vote majority | - | e'>e; e'=e new leader learned, or round lost/timed out with a known leader | - |
     /// | Candidate   | e'>e                                   | election timeout, or lost + backoff | -    | vote majority | e'>=e, leader learned                    | -                |
     /// | Leader      | e'>e                                   | -                      | -                 | -             | e'>e, leader learned                     | check-quorum fails, resign() |
-    /// | Follower    | e'>e; e'=e observer's fetch timeout    | fetch timeout (voter)  | -                 | -             | e'>e, leader learned                     | -                |
+    /// | Follower    | e'>e; e'=e observer's fetch timeout, or the leader denies leading e (ForgetLeader) | fetch timeout (voter) | - | - | e'>e, leader learned | - |
     /// | Resigned    | e'>e                                   | election timeout       | -                 | -             | e'>e, leader learned                     | -                |
     ///
     /// Observers only ever take the Unattached and Follower columns. An abstaining voter (log
@@ -689,6 +694,15 @@ impl<P: Payload> Raft<P> {
                 let f = self.new_follower(leader, voted_for);
                 self.role = Role::Follower(f);
             }
+            Target::ForgetLeader => {
+                let Role::Follower(f) = &self.role else {
+                    panic!("illegal {from:?} -> ForgetLeader")
+                };
+                let voted_for = f.voted_for;
+                self.leave_role(self.epoch);
+                let u = self.new_unattached(voted_for);
+                self.role = Role::Unattached(u);
+            }
             Target::Resigned => {
                 assert!(
                     matches!(self.role, Role::Leader(_)),
@@ -769,6 +783,7 @@ impl<P: Payload> Raft<P> {
                     last_fetch_ms: None,
                     last_caught_up_ms: None,
                     high_watermark_sent: 0,
+                    last_probe_ms: None,
                 },
             );
         }
@@ -792,6 +807,7 @@ impl<P: Payload> Raft<P> {
                 .filter(|&id| id != self.local_id())
                 .collect(),
             next_begin_quorum_ms: self.now_ms,
+            started_ms: self.now_ms,
             check_quorum_deadline_ms: self.now_ms + self.config.check_quorum_timeout_ms,
             fetched_since_check: BTreeSet::new(),
             parked: BTreeMap::new(),

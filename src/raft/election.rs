@@ -10,6 +10,55 @@
 //! - Only a pre-vote majority moves a voter to Candidate, which is the only epoch bump a voter
 //!   makes by itself.
 //! - A node whose log lost records to corruption (abstaining) grants nothing.
+//! - Requests are checked against what this node knows before they move it (nothing on the
+//!   wire is authenticated yet): a BeginQuorumEpoch or EndQuorumEpoch must name a voter as
+//!   its leader, and a Vote a voter as its candidate; a second leader claimed for an epoch
+//!   whose leader this node knows is refused, never asserted on (the claim may be forged).
+//!
+//! # Staying in the quorum: stickiness and the rejoin probe
+//!
+//! Two rules keep a voter from being pushed out of the quorum, and bring it back when it was.
+//!
+//! 1. **Leader stickiness** (Raft thesis 4.2.3, "disruptive servers"; Kafka's followers do the
+//!    same for pre-votes). A voter that knows a live leader (it is the leader, or a follower
+//!    that fetched from its leader within the fetch timeout and was not told it resigned)
+//!    refuses a real Vote from anyone but that leader, and any BeginQuorumEpoch or
+//!    EndQuorumEpoch for a higher epoch, without moving to that epoch: it answers with its
+//!    own epoch and leader (`UNKNOWN_LEADER_EPOCH` for the announcements). A stranger's packet
+//!    to such a voter changes nothing. (A leader that really moved on needs none of this: the
+//!    answer to the follower's next fetch names its new epoch.) The one exemption: a follower
+//!    grants the (pre-)vote of the very leader it follows when that leader stands in a newer
+//!    epoch, which it does after the rejoin probe below; a stranger claiming to be that leader
+//!    can so cost one election, no more.
+//! 2. **The rejoin probe.** A voter can still reach a higher epoch than the quorum: a
+//!    stranger's packet to a voter that knew no live leader then, or a vote it granted to a
+//!    candidate that crashed before anyone else heard of its epoch. Pre-vote never lets the
+//!    quorum follow it there, and it can never follow the quorum's leader back (epochs never
+//!    go back), so on its own it would stay out for good. The leader therefore sends
+//!    BeginQuorumEpoch every `begin_quorum_epoch_resend_ms` to each voter that has not
+//!    fetched for that long. A voter in the leader's epoch just acknowledges it; a voter in
+//!    a higher epoch answers `FENCED_LEADER_EPOCH` with its epoch. The leader then moves to
+//!    that epoch (ignoring any leader the answer names: the voter may have been misled) and
+//!    stands for election at once, without waiting for an election timeout. Its log is the
+//!    most complete of those that followed it, its followers grant it as above, and the
+//!    voter that was out grants it too: one election of a few round trips, after which every
+//!    voter is in one epoch again. The probe is a message the leader sends on its own
+//!    connection and acts only on the answer, so a stranger cannot fake it; the worst a
+//!    stranger's single packet can cost is this one election.
+//!
+//! A follower told by the node it follows that it does not lead the follower's epoch (its
+//! answer carries a lower epoch, or names another leader of that epoch) forgets it and goes
+//! back to Unattached in the same epoch, keeping its vote: the claim it followed was false
+//! (a leader persists its epoch before acting, and epochs never go back).
+//!
+//! Why safety is untouched: refusing a message, forgetting a leader and standing for
+//! election early are all things a Raft node may do at any time; votes are still granted at
+//! most once per epoch and only to up-to-date logs, and nothing here commits or truncates.
+//! Why pre-vote keeps its guarantee: a partitioned voter still never raises its epoch on its
+//! own, so when it comes back it is at or below the quorum's epoch and the probe only makes
+//! it acknowledge; an election happens only for a voter that is really ahead. Why
+//! check-quorum keeps its guarantee: a leader still resigns when a majority stops fetching,
+//! and stickiness only ever keeps a node with its current leader, which check-quorum bounds.
 
 use super::core::{Payload, Raft, Target};
 use super::message::{Message, RaftError};
@@ -68,6 +117,9 @@ impl<P: Payload> Raft<P> {
                 leader,
                 ..
             } => {
+                if epoch > self.epoch && matches!(self.role, Role::Leader(_)) {
+                    return self.rejoin_voter_ahead(epoch);
+                }
                 if self.observe_epoch(epoch, leader) {
                     return;
                 }
@@ -158,25 +210,17 @@ impl<P: Payload> Raft<P> {
                 self.transition(Target::Follower { epoch, leader: l });
                 true
             }
+            // The leader it already gave up on (fetch timeout) is not news; another leader named
+            // for an epoch whose leader this node knows cannot be true of a correct peer, and
+            // is ignored rather than asserted on: the message may be a stranger's.
             Role::Prospective(p) => match p.leader {
-                // The leader it already gave up on (fetch timeout): not news.
-                Some(known) => {
-                    assert_eq!(known, l, "two leaders in epoch {epoch}");
-                    false
-                }
+                Some(_) => false,
                 None => {
                     self.transition(Target::Follower { epoch, leader: l });
                     true
                 }
             },
-            Role::Follower(f) => {
-                assert_eq!(f.leader, l, "two leaders in epoch {epoch}");
-                false
-            }
-            Role::Leader(_) | Role::Resigned(_) => {
-                assert_eq!(l, me, "two leaders in epoch {epoch}");
-                false
-            }
+            Role::Follower(_) | Role::Leader(_) | Role::Resigned(_) => false,
         }
     }
 
@@ -188,17 +232,54 @@ impl<P: Payload> Raft<P> {
         (last_epoch, last_offset) >= (self.log.last_epoch(), self.log.end_offset())
     }
 
-    /// Has this node heard from a live leader within the fetch timeout (or is it one)?
-    fn knows_live_leader(&self) -> bool {
+    /// The live leader this node knows: itself as leader, or the leader a follower fetched
+    /// from within the fetch timeout and was not told has resigned.
+    fn live_leader(&self) -> Option<NodeId> {
         match &self.role {
-            Role::Leader(_) => true,
-            Role::Follower(f) => {
-                !f.leader_resigned
-                    && f.last_leader_contact_ms
-                        .is_some_and(|t| self.now_ms < t + self.config.fetch_timeout_ms)
-            }
-            _ => false,
+            Role::Leader(_) => Some(self.local_id()),
+            Role::Follower(f) => (!f.leader_resigned
+                && f.last_leader_contact_ms
+                    .is_some_and(|t| self.now_ms < t + self.config.fetch_timeout_ms))
+            .then_some(f.leader),
+            _ => None,
         }
+    }
+
+    /// Stickiness: does this node know a live leader other than `node`? Then it refuses to
+    /// let `node` move it to a higher epoch (see the module header).
+    fn knows_live_leader_other_than(&self, node: NodeId) -> bool {
+        self.live_leader().is_some_and(|l| l != node)
+    }
+
+    /// The leader this node knows for its current epoch, live or not.
+    fn known_leader(&self) -> Option<NodeId> {
+        match &self.role {
+            Role::Leader(_) | Role::Resigned(_) => Some(self.local_id()),
+            Role::Follower(f) => Some(f.leader),
+            Role::Prospective(p) => p.leader,
+            Role::Unattached(_) | Role::Candidate(_) => None,
+        }
+    }
+
+    /// Why a BeginQuorumEpoch or EndQuorumEpoch claiming that `leader` leads `epoch` is
+    /// refused, if it is: `leader` is no voter, this node knows another leader of `epoch`, or
+    /// it knows a live leader (whoever it is) and `epoch` is newer (stickiness).
+    fn refuse_leader_claim(&self, epoch: u32, leader: NodeId) -> Option<RaftError> {
+        if self.config.voter_id(leader).is_none() {
+            return Some(RaftError::InvalidVoterKey);
+        }
+        if epoch < self.epoch {
+            return Some(RaftError::FencedLeaderEpoch);
+        }
+        if epoch == self.epoch && self.known_leader().is_some_and(|known| known != leader) {
+            return Some(RaftError::InvalidVoterKey);
+        }
+        if epoch > self.epoch && self.live_leader().is_some() {
+            // Even for the leader it follows: if that leader really leads a newer epoch, its
+            // answer to this node's next fetch says so.
+            return Some(RaftError::UnknownLeaderEpoch);
+        }
+        None
     }
 
     pub(super) fn send_vote_requests(&mut self, pre_vote: bool) {
@@ -259,9 +340,13 @@ impl<P: Payload> Raft<P> {
         }
         if pre_vote {
             let granted = !self.abstaining()
-                && !self.knows_live_leader()
+                && !self.knows_live_leader_other_than(candidate.id)
                 && self.log_up_to_date(last_epoch, last_offset);
             return respond(self, None, granted);
+        }
+        if self.knows_live_leader_other_than(candidate.id) {
+            // Stickiness: a live leader is known; the candidate does not move this node.
+            return respond(self, None, false);
         }
         if candidate_epoch > self.epoch {
             self.transition(Target::Unattached {
@@ -365,8 +450,8 @@ impl<P: Payload> Raft<P> {
     ) {
         let error = if voter != self.config.local || leader != from {
             Some(RaftError::InvalidVoterKey)
-        } else if epoch < self.epoch {
-            Some(RaftError::FencedLeaderEpoch)
+        } else if let Some(refused) = self.refuse_leader_claim(epoch, leader) {
+            Some(refused)
         } else {
             self.observe_epoch(epoch, Some(leader));
             None
@@ -390,8 +475,8 @@ impl<P: Payload> Raft<P> {
     ) {
         let error = if leader != from {
             Some(RaftError::InvalidVoterKey)
-        } else if epoch < self.epoch {
-            Some(RaftError::FencedLeaderEpoch)
+        } else if let Some(refused) = self.refuse_leader_claim(epoch, leader) {
+            Some(refused)
         } else {
             self.observe_epoch(epoch, Some(leader));
             let position = preferred_successors
@@ -419,6 +504,29 @@ impl<P: Payload> Raft<P> {
             leader: self.leader_id(),
         };
         self.send(from, message);
+    }
+
+    /// The rejoin probe found a voter in `epoch`, ahead of this leader's: move there and stand
+    /// for election at once (see the module header). The answer's leader is not followed.
+    fn rejoin_voter_ahead(&mut self, epoch: u32) {
+        self.transition(Target::Unattached {
+            epoch,
+            voted_for: None,
+        });
+        let now = self.now_ms;
+        if let Role::Unattached(u) = &mut self.role
+            && u.election_deadline_ms.is_some()
+        {
+            u.election_deadline_ms = Some(now);
+        }
+    }
+
+    /// The node this follower follows says it does not lead this epoch: forget it, keeping
+    /// the vote (see the module header).
+    pub(super) fn forget_leader(&mut self) {
+        if matches!(self.role, Role::Follower(_)) {
+            self.transition(Target::ForgetLeader);
+        }
     }
 
     /// Voters ordered by how far they have fetched, best first: the ones most likely to win.

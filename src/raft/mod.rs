@@ -50,11 +50,18 @@
 //!
 //! Assertions state the core's invariants and stay on. Malformed input from a peer or a
 //! decoder (a fetched batch that does not continue the log, a snapshot chunk at the wrong
-//! position, a success that names another leader, a request whose replica id is not its
-//! sender) is refused and retried, never asserted on. What is asserted about peers is only
-//! what a correct Raft makes impossible and what, if it happened, would mean safety is
-//! already lost: two leaders named for one epoch, a leader asking a follower to cut records it
-//! has committed. Stopping is the conservative answer there.
+//! position, a request whose replica id is not its sender) is refused and retried, never
+//! asserted on. Nothing on the wire is authenticated yet, so whatever a request claims is
+//! checked, not trusted: a second leader named for an epoch whose leader this node knows is
+//! refused (a stranger can forge it), and a leader this node follows that answers from an
+//! older epoch, or names another leader, is forgotten (`election.rs`). What is asserted about
+//! peers is only what arrives in answers to this node's own requests and would mean safety is
+//! already lost: a leader asking a follower to cut records it has committed. Stopping is the
+//! conservative answer there.
+//!
+//! A voter never stays out of the quorum: live leaders are sticky, and a leader probes
+//! voters that stopped fetching, so one pushed to a higher epoch is back within one probe
+//! period and one election (`election.rs`, "Staying in the quorum").
 //!
 //! # Modules
 //!

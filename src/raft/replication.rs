@@ -102,8 +102,63 @@ impl<P: Payload> Raft<P> {
         };
         l.next_begin_quorum_ms = now + resend_ms;
         let unacked = l.begin_quorum_unacked.clone();
-        for id in unacked {
-            let voter = *self.config.voter_id(id).expect("unacked ids are voters");
+        self.send_begin_quorum_epoch_to(unacked);
+    }
+
+    /// The rejoin probe (see `election.rs`): BeginQuorumEpoch to every voter that has not
+    /// fetched for `begin_quorum_epoch_resend_ms`, again every `begin_quorum_epoch_resend_ms`
+    /// while it stays silent. A voter in this epoch just acknowledges; one in a higher epoch
+    /// answers with it.
+    fn probe_silent_voters(&mut self) -> bool {
+        let now = self.now_ms;
+        let Some(due) = self.silent_voters_due(now) else {
+            return false;
+        };
+        let Role::Leader(l) = &mut self.role else {
+            unreachable!()
+        };
+        for id in &due {
+            l.voters.get_mut(id).expect("a tracked voter").last_probe_ms = Some(now);
+        }
+        self.send_begin_quorum_epoch_to(due.into_iter().collect());
+        true
+    }
+
+    /// Voters due a probe at `now` (None if none), excluding those still being announced to.
+    fn silent_voters_due(&self, now: u64) -> Option<Vec<NodeId>> {
+        let due: Vec<NodeId> = self
+            .probe_times()
+            .filter(|&(_, at)| at <= now)
+            .map(|(id, _)| id)
+            .collect();
+        (!due.is_empty()).then_some(due)
+    }
+
+    /// When each voter (other than this leader, and not awaiting its first announcement) is
+    /// due its next probe: `begin_quorum_epoch_resend_ms` after its last fetch (or this
+    /// leader's start) or its last probe, whichever is later.
+    pub(super) fn probe_times(&self) -> impl Iterator<Item = (NodeId, u64)> + '_ {
+        let resend_ms = self.config.begin_quorum_epoch_resend_ms;
+        let me = self.local_id();
+        let leader = match &self.role {
+            Role::Leader(l) if self.config.bug != BugInjection::NoRejoinProbe => Some(l),
+            _ => None,
+        };
+        leader.into_iter().flat_map(move |l| {
+            l.voters
+                .values()
+                .filter(move |p| p.key.id != me && !l.begin_quorum_unacked.contains(&p.key.id))
+                .map(move |p| {
+                    let quiet_since = p.last_fetch_ms.unwrap_or(l.started_ms);
+                    let at = quiet_since.max(p.last_probe_ms.unwrap_or(0)) + resend_ms;
+                    (p.key.id, at)
+                })
+        })
+    }
+
+    fn send_begin_quorum_epoch_to(&mut self, voters: std::collections::BTreeSet<NodeId>) {
+        for id in voters {
+            let voter = *self.config.voter_id(id).expect("announced ids are voters");
             let correlation = self.next_correlation();
             let message = Message::BeginQuorumEpochRequest {
                 correlation,
@@ -140,6 +195,12 @@ impl<P: Payload> Raft<P> {
             self.send_begin_quorum_epochs();
             return true;
         }
+        if !single && self.probe_silent_voters() {
+            return true;
+        }
+        let Role::Leader(l) = &mut self.role else {
+            unreachable!()
+        };
         let expired: Vec<ReplicaKey> = l
             .parked
             .iter()
@@ -436,6 +497,7 @@ impl<P: Payload> Raft<P> {
                     last_fetch_ms: None,
                     last_caught_up_ms: None,
                     high_watermark_sent: 0,
+                    last_probe_ms: None,
                 },
             );
         }
@@ -568,6 +630,15 @@ impl<P: Payload> Raft<P> {
         let now = self.now_ms;
         if let Role::Follower(f) = &mut self.role {
             f.inflight = None;
+        }
+        if epoch < self.epoch || (epoch == self.epoch && leader.is_some_and(|l| l != from)) {
+            // The node this follower follows does not lead its epoch: the news it followed was
+            // false (see `election.rs`). Forget it; follow the leader it names, if any.
+            self.forget_leader();
+            if epoch == self.epoch {
+                self.observe_epoch(epoch, leader);
+            }
+            return;
         }
         if error.is_some() || epoch != self.epoch {
             if self.observe_epoch(epoch, leader) {

@@ -63,6 +63,8 @@ pub struct ReplicaProgress {
     /// KIP-1166 solves). A restarted replica's first fetch does not wait, so a stale value
     /// from its previous process never parks it.
     pub high_watermark_sent: u64,
+    /// Voters: when the leader last probed it for being silent (see `election.rs`).
+    pub last_probe_ms: Option<u64>,
 }
 
 /// A Fetch with nothing new, parked until data arrives, the high watermark moves, or it expires.
@@ -85,8 +87,14 @@ pub struct Leader {
     pub voters: BTreeMap<NodeId, ReplicaProgress>,
     /// Observers, and voter ids fetching with a different directory id.
     pub observers: BTreeMap<ReplicaKey, ReplicaProgress>,
+    /// Voters that have not acknowledged this leader yet: BeginQuorumEpoch goes to them
+    /// every `begin_quorum_epoch_resend_ms`. (Voters that stopped fetching get it too, from
+    /// the rejoin probe: see `election.rs`.)
     pub begin_quorum_unacked: BTreeSet<NodeId>,
     pub next_begin_quorum_ms: u64,
+    /// When this node became leader: a voter that has not fetched since counts as silent
+    /// from then on.
+    pub started_ms: u64,
     pub check_quorum_deadline_ms: u64,
     pub fetched_since_check: BTreeSet<NodeId>,
     pub parked: BTreeMap<ReplicaKey, ParkedFetch>,

@@ -100,6 +100,9 @@ pub enum BugInjection {
     /// The leader advances the high watermark without waiting for its epoch-start record
     /// (breaks Raft's "commit only in your own term").
     HighWatermarkBeforeEpochStart,
+    /// The leader never probes voters that stopped fetching (breaks "a voter pushed to a
+    /// higher epoch is back in the quorum within a bound").
+    NoRejoinProbe,
 }
 
 /// How one node runs the protocol. `voters` is the static voter set; a node whose key is not in

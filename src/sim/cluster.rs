@@ -28,6 +28,11 @@ const MAX_TICKS_PER_INSTANT: u32 = 1_000;
 const CLIENT_MAX_IN_FLIGHT: usize = 64;
 /// Trace lines printed with a failure.
 pub const TRACE_LINES: usize = 60;
+/// Correlations of a stranger's requests carry this bit (the core's own stay below 2^63);
+/// the answers to them go back to the stranger, not to the node it claimed to be.
+const STRANGER_BIT: u64 = 1 << 63;
+/// A node id no voter or observer has: a stranger claiming to be someone who is not a voter.
+const STRANGER_ID: NodeId = 9_999;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Violation {
@@ -55,6 +60,11 @@ enum Event {
     Propose,
     FaultTick,
     Restart {
+        node: usize,
+        incarnation: u64,
+    },
+    /// A candidate's crash soon after it stood (the `candidate_crash` fault).
+    CrashCandidate {
         node: usize,
         incarnation: u64,
     },
@@ -123,6 +133,8 @@ struct SimNode {
     checked_leadership: Vec<u32>,
     /// Bit flips or fail-stop hit this voter (bounded so a majority stays healthy).
     damaged: bool,
+    /// The role seen after the last event (to notice a node becoming a candidate).
+    last_role: Option<RoleName>,
 }
 
 struct Pending {
@@ -153,6 +165,11 @@ pub struct Stats {
     pub resignations: u64,
     pub snapshots_installed: u64,
     pub elections: u64,
+    pub stranger_messages: u64,
+    pub candidate_crashes: u64,
+    /// After healing: from the first leader to every running voter following one leader in
+    /// one epoch (the rejoin checker's figure).
+    pub rejoin_ms: Option<u64>,
 }
 
 pub struct Simulation {
@@ -171,6 +188,10 @@ pub struct Simulation {
     truncations: Vec<(NodeId, u64)>,
     healed_at_ms: Option<u64>,
     live_after_heal: bool,
+    /// After healing: when a leader first ran, and whether every running voter has since
+    /// followed one leader in one epoch.
+    first_leader_after_heal_ms: Option<u64>,
+    rejoined_after_heal: bool,
     // checker state
     truth: Vec<(u32, u64)>,
     /// The epoch in which each committed offset was first seen committed.
@@ -222,6 +243,7 @@ impl Simulation {
                 machine: Machine::default(),
                 checked_leadership: Vec::new(),
                 damaged: false,
+                last_role: None,
             })
             .collect();
         Simulation {
@@ -238,6 +260,8 @@ impl Simulation {
             truncations: Vec::new(),
             healed_at_ms: None,
             live_after_heal: false,
+            first_leader_after_heal_ms: None,
+            rejoined_after_heal: false,
             truth: Vec::new(),
             truth_commit_epochs: Vec::new(),
             truth_digests: Vec::new(),
@@ -347,7 +371,7 @@ impl Simulation {
             if self.stop_at_event.is_some_and(|e| self.stats.events >= e) {
                 break;
             }
-            if self.live_after_heal {
+            if self.live_after_heal && self.rejoined_after_heal {
                 return Ok(self.stats.clone());
             }
             if self.now_ms > deadline {
@@ -658,6 +682,15 @@ impl Simulation {
                     self.push(self.now_ms + FAULT_TICK_MS, Event::FaultTick);
                 }
             }
+            Event::CrashCandidate { node, incarnation } => {
+                if self.faults_on
+                    && self.nodes[node].state == NodeState::Up
+                    && self.nodes[node].incarnation == incarnation
+                {
+                    self.stats.candidate_crashes += 1;
+                    self.crash_and_restart_later(node);
+                }
+            }
             Event::Restart { node, incarnation } => {
                 if self.faults_on
                     && self.nodes[node].state == NodeState::Down
@@ -722,17 +755,11 @@ impl Simulation {
         if self.prng.chance(f.crash) {
             let i = self.prng.below(n as u64) as usize;
             if self.nodes[i].state == NodeState::Up {
-                self.crash_node(i);
-                let back = self.now_ms + self.prng.range_inclusive(100, 5_000);
-                let incarnation = self.nodes[i].incarnation;
-                self.push(
-                    back,
-                    Event::Restart {
-                        node: i,
-                        incarnation,
-                    },
-                );
+                self.crash_and_restart_later(i);
             }
+        }
+        if self.prng.chance(f.stranger) {
+            self.stranger_message();
         }
         if self.prng.chance(f.resign) {
             let leader = (0..n).find(|&i| {
@@ -804,6 +831,89 @@ impl Simulation {
                 self.push(heal, Event::HealLinks { links });
             }
         }
+    }
+
+    fn crash_and_restart_later(&mut self, i: usize) {
+        self.crash_node(i);
+        let back = self.now_ms + self.prng.range_inclusive(100, 5_000);
+        let incarnation = self.nodes[i].incarnation;
+        self.push(
+            back,
+            Event::Restart {
+                node: i,
+                incarnation,
+            },
+        );
+    }
+
+    /// A stranger's request to a running voter: a Vote (pre-vote or real), BeginQuorumEpoch
+    /// or EndQuorumEpoch, claiming to come from a voter (with its directory id, which
+    /// DescribeQuorum tells anyone, or a wrong one) or from a node that is no voter, at an
+    /// epoch near the target's or far above it.
+    fn stranger_message(&mut self) {
+        let targets: Vec<usize> = (0..self.nodes.len())
+            .filter(|&i| self.nodes[i].voter && self.nodes[i].state == NodeState::Up)
+            .collect();
+        if targets.is_empty() {
+            return;
+        }
+        let target = targets[self.prng.below(targets.len() as u64) as usize];
+        let target_key = self.nodes[target].key;
+        let epoch = self.nodes[target].raft.as_ref().expect("up").epoch();
+        let epoch = match self.prng.below(4) {
+            0 => epoch,
+            1 => epoch + 1,
+            2 => epoch + self.prng.range_inclusive(2, 5) as u32,
+            _ => epoch + self.prng.range_inclusive(6, 1_000) as u32,
+        };
+        let claimed = if self.prng.chance(0.85) {
+            let mut key = self.voter_keys[self.prng.below(self.voter_keys.len() as u64) as usize];
+            if self.prng.chance(0.1) {
+                key.directory_id = DirectoryId(u128::from(self.prng.next_u64()));
+            }
+            key
+        } else {
+            ReplicaKey {
+                id: STRANGER_ID,
+                directory_id: DirectoryId(7),
+            }
+        };
+        let correlation = STRANGER_BIT | self.prng.next_u64();
+        let message = match self.prng.below(3) {
+            0 => Message::VoteRequest {
+                correlation,
+                candidate_epoch: epoch,
+                candidate: claimed,
+                voter: target_key,
+                last_epoch: epoch,
+                last_offset: self.prng.below(1 << 20),
+                pre_vote: self.prng.chance(0.3),
+            },
+            1 => Message::BeginQuorumEpochRequest {
+                correlation,
+                epoch,
+                leader: claimed.id,
+                voter: target_key,
+            },
+            _ => Message::EndQuorumEpochRequest {
+                correlation,
+                epoch,
+                leader: claimed.id,
+                preferred_successors: Vec::new(),
+            },
+        };
+        self.stats.stranger_messages += 1;
+        let to = target_key.id;
+        self.note(|| format!("STRANGER as {} -> {to}: {}", claimed.id, describe(&message)));
+        let at = self.now_ms + self.prng.range_inclusive(1, 5);
+        self.push(
+            at,
+            Event::Deliver {
+                from: claimed.id,
+                to,
+                message,
+            },
+        );
     }
 
     // ---- the driver: executing the core's actions ----
@@ -914,6 +1024,10 @@ impl Simulation {
         }
         let from = self.nodes[i].key.id;
         let to = env.to;
+        if is_response(&env.message) && env.message.correlation() & STRANGER_BIT != 0 {
+            // The answer to a stranger's request goes back to the stranger.
+            return;
+        }
         let f = self.config.faults;
         let (loss, dup, reorder) = if self.faults_on {
             (f.loss, f.duplicate, f.reorder)
@@ -1234,6 +1348,8 @@ impl Simulation {
     // ---- checkers that look at every node after every event ----
 
     fn check_every_event(&mut self) {
+        self.notice_new_candidates();
+        self.check_rejoined();
         for i in 0..self.nodes.len() {
             let Some(raft) = &self.nodes[i].raft else {
                 continue;
@@ -1284,6 +1400,94 @@ impl Simulation {
 }
 
 impl Simulation {
+    /// The `candidate_crash` fault: a node that just became a candidate may crash a moment
+    /// later, once its vote requests are out (some voters may have granted it and moved to its
+    /// epoch) but perhaps before it heard back.
+    fn notice_new_candidates(&mut self) {
+        for i in 0..self.nodes.len() {
+            let role = self.nodes[i].raft.as_ref().map(|r| r.role());
+            let was = std::mem::replace(&mut self.nodes[i].last_role, role);
+            if role != Some(RoleName::Candidate) || was == Some(RoleName::Candidate) {
+                continue;
+            }
+            if self.faults_on && self.prng.chance(self.config.faults.candidate_crash) {
+                let f = self.config.faults;
+                let at = self.now_ms
+                    + self
+                        .prng
+                        .range_inclusive(f.delay_min_ms + 1, 2 * f.delay_max_ms + 2);
+                let incarnation = self.nodes[i].incarnation;
+                self.push(
+                    at,
+                    Event::CrashCandidate {
+                        node: i,
+                        incarnation,
+                    },
+                );
+            }
+        }
+    }
+
+    /// How long after healing, counted from the first leader, every running voter must
+    /// follow one leader in one epoch (issue #12's bound: two election timeouts once it can
+    /// reach the others; plus the rejoin probe's period twice, the time a silent voter takes
+    /// to be probed, and the fetch timeout for a voter that must first notice its leader
+    /// gone).
+    fn rejoin_budget_ms(&self) -> u64 {
+        let c = RaftConfig::new(self.voter_keys[0], self.voter_keys.clone());
+        2 * c.election_timeout_ms + 2 * c.begin_quorum_epoch_resend_ms + c.fetch_timeout_ms
+    }
+
+    /// The rejoin checker: after the last fault (healing), whatever epoch a voter was pushed
+    /// to, every running voter ends up following the leader, within the budget.
+    fn check_rejoined(&mut self) {
+        if self.healed_at_ms.is_none() || self.rejoined_after_heal {
+            return;
+        }
+        let leader = self
+            .nodes
+            .iter()
+            .filter_map(|n| n.raft.as_ref())
+            .filter(|r| r.role() == RoleName::Leader)
+            .max_by_key(|r| r.epoch())
+            .map(|r| (r.config().local.id, r.epoch()));
+        let Some((leader, epoch)) = leader else {
+            return;
+        };
+        let first = *self.first_leader_after_heal_ms.get_or_insert(self.now_ms);
+        let stray = self.nodes.iter().find(|n| {
+            let Some(r) = &n.raft else {
+                return false;
+            };
+            let votes = r.config().is_voter(&r.config().local);
+            votes
+                && n.state == NodeState::Up
+                && !(r.epoch() == epoch
+                    && (r.config().local.id == leader
+                        || (r.role() == RoleName::Follower && r.leader() == Some(leader))))
+        });
+        match stray {
+            None => {
+                self.rejoined_after_heal = true;
+                self.stats.rejoin_ms = Some(self.now_ms - first);
+            }
+            Some(n) if self.now_ms > first + self.rejoin_budget_ms() => {
+                let r = n.raft.as_ref().expect("running");
+                let message = format!(
+                    "liveness: voter {} is {:?} in epoch {} (leader {:?}) {} ms after node {leader} led epoch {epoch} following the heal; every running voter must follow the leader within {} ms",
+                    n.key.id,
+                    r.role(),
+                    r.epoch(),
+                    r.leader(),
+                    self.now_ms - first,
+                    self.rejoin_budget_ms()
+                );
+                self.fail(message);
+            }
+            Some(_) => {}
+        }
+    }
+
     /// Leader completeness: a new leader's log (with its snapshot) holds every record the
     /// cluster committed in its epoch or earlier ones. Checked when it takes office, before it
     /// can overwrite anything on its followers. (A stale leader, elected late in an old epoch by
@@ -1396,6 +1600,17 @@ impl Machine {
         }
         m
     }
+}
+
+fn is_response(m: &Message<Vec<u8>>) -> bool {
+    matches!(
+        m,
+        Message::VoteResponse { .. }
+            | Message::BeginQuorumEpochResponse { .. }
+            | Message::EndQuorumEpochResponse { .. }
+            | Message::FetchResponse { .. }
+            | Message::FetchSnapshotResponse { .. }
+    )
 }
 
 fn describe(m: &Message<Vec<u8>>) -> String {
@@ -1558,6 +1773,35 @@ impl Simulation {
         let i = self.index_of(id);
         assert_eq!(self.nodes[i].state, NodeState::Down);
         self.start_node(i);
+    }
+
+    /// A stranger's request to `to`, claiming to come from `claimed` (any id): delivered in
+    /// 1 ms; the answer goes back to the stranger. The request's correlation is replaced.
+    pub fn stranger_sends(&mut self, claimed: NodeId, to: NodeId, mut message: Message<Vec<u8>>) {
+        let correlation = STRANGER_BIT | self.prng.next_u64();
+        match &mut message {
+            Message::VoteRequest { correlation: c, .. }
+            | Message::BeginQuorumEpochRequest { correlation: c, .. }
+            | Message::EndQuorumEpochRequest { correlation: c, .. }
+            | Message::FetchRequest { correlation: c, .. }
+            | Message::FetchSnapshotRequest { correlation: c, .. } => *c = correlation,
+            other => panic!("a stranger sends requests, not {}", other.name()),
+        }
+        self.stats.stranger_messages += 1;
+        let at = self.now_ms + 1;
+        self.push(
+            at,
+            Event::Deliver {
+                from: claimed,
+                to,
+                message,
+            },
+        );
+    }
+
+    /// The key voter `id` runs with.
+    pub fn key(&self, id: NodeId) -> ReplicaKey {
+        self.nodes[self.index_of(id)].key
     }
 
     /// Graceful shutdown of a leader: it resigns with EndQuorumEpoch.

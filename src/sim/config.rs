@@ -34,6 +34,13 @@ pub struct Faults {
     pub disk_replace: f64,
     /// Per fault tick: probability that the leader resigns gracefully (EndQuorumEpoch).
     pub resign: f64,
+    /// Per fault tick: probability that a stranger (anyone who can reach a voter's port;
+    /// nothing is authenticated) sends a voter a Vote, BeginQuorumEpoch or EndQuorumEpoch
+    /// claiming any sender and any epoch. Its answer goes back to the stranger.
+    pub stranger: f64,
+    /// Per node that becomes a candidate: probability that it crashes a moment later, after
+    /// some voters may have granted it (and moved to its epoch) but before the rest heard.
+    pub candidate_crash: f64,
     pub disk_latency_min_ms: u64,
     pub disk_latency_max_ms: u64,
 }
@@ -56,6 +63,8 @@ impl Faults {
             flush_failure: 0.0,
             disk_replace: 0.0,
             resign: 0.0,
+            stranger: 0.0,
+            candidate_crash: 0.0,
             disk_latency_min_ms: 1,
             disk_latency_max_ms: 3,
         }
@@ -135,6 +144,8 @@ impl SimConfig {
                 flush_failure,
                 disk_replace: 0.0,
                 resign: 0.0,
+                stranger: 0.0,
+                candidate_crash: 0.0,
                 disk_latency_min_ms,
                 disk_latency_max_ms,
             },
@@ -153,6 +164,8 @@ impl SimConfig {
             // Now and then a long run, where state has time to pile up.
             c.fault_phase_ms = p.range_inclusive(60_000, 180_000);
         }
+        c.faults.stranger = rate(&mut p, 0.1);
+        c.faults.candidate_crash = rate(&mut p, 0.3);
         c
     }
 }

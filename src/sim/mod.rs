@@ -5,15 +5,19 @@
 //! shape and the fault mix ([`config`]) and every random draw of the run ([`cluster`]). Faults:
 //! message loss, delay, reordering, duplication; symmetric and asymmetric partitions that heal;
 //! crashes that lose unflushed data and may leave a torn last write; paused nodes that resume
-//! with stale timers; bit flips in a crashed node's durable log; failing flushes (fail-stop).
+//! with stale timers; bit flips in a crashed node's durable log; failing flushes (fail-stop);
+//! strangers' Vote, BeginQuorumEpoch and EndQuorumEpoch requests claiming any sender and any
+//! epoch (answered back to the stranger); candidates that crash right after standing.
 //!
 //! Checkers run after every event: at most one leader per epoch; epochs never go back on a node;
 //! a node's high watermark never goes back while it runs; every committed offset holds the same
 //! record on every node that has it (observers and installed snapshots included); no client
 //! value is committed twice; a proposal acknowledged before another was proposed sits at a
 //! lower offset. Liveness: after the fault phase everything heals, and a proposal made after
-//! that must be acknowledged within the liveness budget. A panic inside the core (an invariant
-//! assertion) counts as a violation too.
+//! that must be acknowledged within the liveness budget; and within the rejoin budget of the
+//! first leader after healing, every running voter must follow one leader in one epoch,
+//! whatever epoch a fault pushed it to. A panic inside the core (an invariant assertion)
+//! counts as a violation too.
 //!
 //! A failing run reports its seed, its settings, a one-line replay command and a trace of its
 //! last events (obtained by replaying the seed with tracing on, which is exact because the run
