@@ -34,6 +34,9 @@ pub mod fallback;
 pub mod forward;
 pub mod state_machine;
 
+#[cfg(test)]
+mod request_matrix;
+
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -324,6 +327,9 @@ pub struct Node {
     /// figures of its start-up log line.
     catch_up: Option<CatchUp>,
     retry_backoff_ms: u64,
+    /// Answers that did not encode even narrowed (each a bug, logged, answered
+    /// `UNKNOWN_SERVER_ERROR` instead).
+    unencodable_answers: u64,
 }
 
 /// A follower's or observer's progress from start-up to its first catch-up.
@@ -508,6 +514,7 @@ impl Node {
             listeners,
             broker,
             retry_backoff_ms: config.retry_backoff_ms,
+            unencodable_answers: 0,
         })
     }
 
@@ -529,6 +536,12 @@ impl Node {
 
     pub fn data_dir(&self) -> &DataDir {
         &self.data_dir
+    }
+
+    /// How many answers did not encode at their request's version even narrowed: each is a
+    /// bug (logged, and answered `UNKNOWN_SERVER_ERROR` instead).
+    pub fn unencodable_answers(&self) -> u64 {
+        self.unencodable_answers
     }
 
     /// The node's outputs since the last call, in order.
@@ -1581,6 +1594,7 @@ impl Node {
         let mut frame = Vec::new();
         if let Err(error) = encode_response_body(&mut frame, correlation_id, version, &response) {
             let api = response.api_key().name();
+            self.unencodable_answers += 1;
             error!(
                 "bug: the {api} v{version} answer to correlation id {correlation_id} does not encode ({error}); answering UNKNOWN_SERVER_ERROR instead"
             );
