@@ -21,6 +21,22 @@ const _: () = assert!(
     SOCKET_REQUEST_BYTES_MAX_DEFAULT <= i32::MAX as u32,
     "a frame size is an int32"
 );
+
+/// A frame buffer grows by at least this share of what it holds (and at least
+/// [`FRAME_BUFFER_GROWTH_MIN_BYTES`]), never past the end of the frame being read: the
+/// capacity stays within 25% of the bytes that really arrived (a `Vec` doubling would reach
+/// 128 MiB for a 100 MiB frame, 200% for a frame just past a power of two), and a frame of
+/// n bytes is still copied only a few times n over its growth.
+pub const FRAME_BUFFER_GROWTH_PERCENT: usize = 25;
+
+/// Smallest step of a frame buffer's growth, so a frame arriving in small pieces does not
+/// reallocate per piece: one page.
+pub const FRAME_BUFFER_GROWTH_MIN_BYTES: usize = 4096;
+
+/// A frame buffer holding less than half its capacity is shrunk to what it holds, but not
+/// below this: a connection's buffer does not keep the size of its largest request, while
+/// small requests reuse the buffer they have.
+pub const FRAME_BUFFER_KEEP_BYTES: usize = 64 * 1024;
 // ---- Storage ----
 
 /// Largest record batch, in bytes, that the log accepts (header included). Kafka's KRaft uses
