@@ -4,6 +4,7 @@
 //!   buffers and in-flight requests.
 //! - [`outbound`]: a connection this node opens to a peer; requests out, responses matched by
 //!   correlation id, timeouts, reconnects with exponential backoff and jitter.
+//! - [`admission`]: which connection gets a slot, which is evicted for it, which is idle.
 //! - [`event_loop`]: the loop that drives a `Node` with all of the above.
 //! - [`signals`]: SIGTERM/SIGINT delivered into the poll through a self-pipe.
 //! - [`warn_limit`]: a budget for warnings a remote peer can trigger at will.
@@ -11,6 +12,7 @@
 //! Both are driven by the event loop: they never block, never spawn, and never allocate beyond
 //! one frame per connection plus the responses owed to it.
 
+pub mod admission;
 pub mod event_loop;
 pub mod inbound;
 pub mod outbound;
