@@ -256,9 +256,6 @@ pub const NODE_UNANSWERED_REQUEST_GRACE_MS: u64 = 1_000;
 /// same for its inter-broker listener); if every one is owed an answer, it is closed at once.
 pub const SERVER_CLIENT_CONNECTIONS_DEFAULT: usize = 1024;
 
-/// The slot count the event loop still uses until it reads `max.connections` (removed then).
-pub const SERVER_CONNECTIONS_MAX: usize = SERVER_CLIENT_CONNECTIONS_DEFAULT;
-
 /// Largest `max.connections`. Every slot may hold [`SERVER_UNBUDGETED_READ_BYTES`] of a
 /// partly read request outside `queued.max.request.bytes`, so this bounds that part of the
 /// memory to 16384 x 64 KiB = 1 GiB, and it stays below the 20,000 descriptors a typical
@@ -308,6 +305,14 @@ pub const SERVER_UNBUDGETED_READ_BYTES: usize = 64 * 1024;
 /// a flood of new connections could make it the least recently active: with 1024 ordinary
 /// slots a fresh connection survives 16 batches of a flood.
 pub const SERVER_ACCEPTS_PER_ITERATION: usize = 64;
+
+/// Connections the kernel queues for a listener until the node accepts them (`listen`'s
+/// backlog; std's and mio's 128 otherwise). A burst of new connections (every broker
+/// reconnecting after a controller restarts, or a flood) beyond the queue loses its SYNs, and a
+/// client retries a lost SYN only after a second, so a short queue turns a burst into seconds
+/// of delay. One ordinary pool's worth; the kernel caps it at `net.core.somaxconn` (4096 by
+/// default since Linux 5.4).
+pub const SERVER_LISTEN_BACKLOG: i32 = 1024;
 
 /// Wait before accepting again after `accept` failed for want of resources (EMFILE, ENFILE,
 /// ENOBUFS, ENOMEM): closing connections frees descriptors meanwhile, and retrying at once
