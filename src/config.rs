@@ -17,8 +17,10 @@ use crate::constants::{
     METADATA_SEGMENT_BYTES_MIN, RAFT_APPEND_LINGER_MS, RAFT_ELECTION_BACKOFF_MAX_MS,
     RAFT_ELECTION_TIMEOUT_MS, RAFT_FETCH_TIMEOUT_MS, RAFT_MAX_VOTERS, RAFT_REQUEST_TIMEOUT_MS,
     RAFT_RETRY_BACKOFF_MS, SEGMENT_BYTES_DEFAULT, SEGMENT_BYTES_MAX,
-    SNAPSHOT_MAX_INTERVAL_MS_DEFAULT, SNAPSHOT_MAX_RECORD_BYTES_DEFAULT,
-    SOCKET_REQUEST_BYTES_MAX_DEFAULT, TIMEOUT_MS_MAX,
+    SERVER_CLIENT_CONNECTIONS_DEFAULT, SERVER_CLIENT_CONNECTIONS_MAX,
+    SERVER_CONNECTIONS_IDLE_MS_DEFAULT, SERVER_CONNECTIONS_PER_IP_DEFAULT,
+    SERVER_QUEUED_REQUEST_BYTES_DEFAULT, SNAPSHOT_MAX_INTERVAL_MS_DEFAULT,
+    SNAPSHOT_MAX_RECORD_BYTES_DEFAULT, SOCKET_REQUEST_BYTES_MAX_DEFAULT, TIMEOUT_MS_MAX,
 };
 use crate::protocol::Uuid;
 
@@ -134,6 +136,15 @@ pub struct Config {
     /// How often the active controller writes a NoOp record; 0 turns it off.
     pub max_idle_interval_ms: u64,
     pub socket_request_max_bytes: u32,
+    /// Ordinary inbound connection slots (peers have a reserve beyond them).
+    pub max_connections: usize,
+    /// Inbound connections one address may hold at once.
+    pub max_connections_per_ip: u32,
+    /// An inbound connection that moved no byte for this long, and is owed no answer, is
+    /// closed.
+    pub connections_max_idle_ms: u64,
+    /// Budget of bytes reserved for partly read large requests, node-wide.
+    pub queued_max_request_bytes: u64,
     /// Log bytes applied since the last snapshot after which a node writes a new one.
     pub snapshot_max_record_bytes: u64,
     /// Age of the last snapshot after which a node writes a new one (if anything changed).
@@ -207,6 +218,22 @@ pub const KEYS: &[(&str, &str)] = &[
         "interval of the active controller's NoOp record (0: off)",
     ),
     ("socket.request.max.bytes", "largest request frame accepted"),
+    (
+        "max.connections",
+        "inbound connection slots for anyone (peers have a reserve beyond them)",
+    ),
+    (
+        "max.connections.per.ip",
+        "inbound connections one address may hold at once",
+    ),
+    (
+        "connections.max.idle.ms",
+        "an inbound connection idle this long and owed no answer is closed",
+    ),
+    (
+        "queued.max.request.bytes",
+        "budget of bytes for partly read requests, node-wide",
+    ),
     (
         "metadata.log.max.record.bytes.between.snapshots",
         "log bytes applied after which a new snapshot is written",
@@ -710,6 +737,47 @@ impl Config {
                     parse_u64("socket.request.max.bytes", value, 1024, i32::MAX as u64),
                 )? as u32,
             },
+            max_connections: match get("max.connections") {
+                None => SERVER_CLIENT_CONNECTIONS_DEFAULT,
+                Some(value) => located(
+                    line_of("max.connections"),
+                    parse_u64(
+                        "max.connections",
+                        value,
+                        1,
+                        SERVER_CLIENT_CONNECTIONS_MAX as u64,
+                    ),
+                )? as usize,
+            },
+            max_connections_per_ip: match get("max.connections.per.ip") {
+                None => SERVER_CONNECTIONS_PER_IP_DEFAULT,
+                Some(value) => located(
+                    line_of("max.connections.per.ip"),
+                    parse_u64("max.connections.per.ip", value, 1, i32::MAX as u64),
+                )? as u32,
+            },
+            connections_max_idle_ms: duration(
+                "connections.max.idle.ms",
+                SERVER_CONNECTIONS_IDLE_MS_DEFAULT,
+                1,
+            )?,
+            queued_max_request_bytes: match get("queued.max.request.bytes") {
+                None => SERVER_QUEUED_REQUEST_BYTES_DEFAULT,
+                // Kafka's -1 (no limit) is exactly what this budget exists to prevent.
+                Some("-1") => {
+                    return located(
+                        line_of("queued.max.request.bytes"),
+                        Err(error(
+                            "queued.max.request.bytes",
+                            "-1 (unlimited) is not supported: keel needs a finite budget for partly read requests",
+                        )),
+                    );
+                }
+                Some(value) => located(
+                    line_of("queued.max.request.bytes"),
+                    parse_u64("queued.max.request.bytes", value, 1, i64::MAX as u64),
+                )?,
+            },
             snapshot_max_record_bytes: match get("metadata.log.max.record.bytes.between.snapshots")
             {
                 None => SNAPSHOT_MAX_RECORD_BYTES_DEFAULT,
@@ -768,6 +836,20 @@ impl Config {
                     config.broker_heartbeat_interval_ms, config.broker_session_timeout_ms
                 ),
             ));
+        }
+        if config.queued_max_request_bytes < u64::from(config.socket_request_max_bytes) {
+            // Kafka's rule: a budget smaller than one request could never let the largest
+            // request in.
+            return located(
+                line_of("queued.max.request.bytes"),
+                Err(error(
+                    "queued.max.request.bytes",
+                    format!(
+                        "{} must be at least socket.request.max.bytes ({}), else the largest request could never be read",
+                        config.queued_max_request_bytes, config.socket_request_max_bytes
+                    ),
+                )),
+            );
         }
         if config.max_idle_interval_ms != 0
             && config.max_idle_interval_ms >= config.fetch_timeout_ms
@@ -923,6 +1005,60 @@ metadata.log.dir=/var/lib/keel/meta
         );
         assert_eq!(config.max_idle_interval_ms, 500);
         assert_eq!(config.socket_request_max_bytes, 100 * 1024 * 1024);
+        assert_eq!(config.max_connections, 1024);
+        assert_eq!(config.max_connections_per_ip, i32::MAX as u32);
+        assert_eq!(config.connections_max_idle_ms, 600_000);
+        assert_eq!(config.queued_max_request_bytes, 256 * 1024 * 1024);
+    }
+
+    #[test]
+    fn connection_limits_are_parsed_and_checked() {
+        let config = with(
+            "max.connections=5000\nmax.connections.per.ip=10\nconnections.max.idle.ms=30000\nqueued.max.request.bytes=1073741824",
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                config.max_connections,
+                config.max_connections_per_ip,
+                config.connections_max_idle_ms,
+                config.queued_max_request_bytes
+            ),
+            (5000, 10, 30_000, 1 << 30)
+        );
+        for (extra, key) in [
+            ("max.connections=0", "max.connections"),
+            ("max.connections=16385", "max.connections"),
+            ("max.connections=lots", "max.connections"),
+            ("max.connections.per.ip=0", "max.connections.per.ip"),
+            (
+                "max.connections.per.ip=2147483648",
+                "max.connections.per.ip",
+            ),
+            ("connections.max.idle.ms=0", "connections.max.idle.ms"),
+            (
+                "connections.max.idle.ms=86400001",
+                "connections.max.idle.ms",
+            ),
+            ("queued.max.request.bytes=0", "queued.max.request.bytes"),
+            ("queued.max.request.bytes=-5", "queued.max.request.bytes"),
+        ] {
+            let err = with(extra).unwrap_err();
+            assert_eq!(err.key.as_deref(), Some(key), "{extra}: {err}");
+            assert_eq!(err.line, Some(7), "{extra}: {err}");
+        }
+        let unlimited = with("queued.max.request.bytes=-1").unwrap_err();
+        assert!(unlimited.message.contains("finite budget"), "{unlimited}");
+        assert_eq!(unlimited.line, Some(7));
+        // The budget must hold the largest request (Kafka's rule), whichever key moves.
+        let small = with("queued.max.request.bytes=1048576").unwrap_err();
+        assert_eq!(small.key.as_deref(), Some("queued.max.request.bytes"));
+        assert!(
+            small.message.contains("socket.request.max.bytes"),
+            "{small}"
+        );
+        let fits = with("queued.max.request.bytes=1048576\nsocket.request.max.bytes=1048576");
+        assert_eq!(fits.unwrap().queued_max_request_bytes, 1 << 20);
     }
 
     #[test]

@@ -21,6 +21,22 @@ const _: () = assert!(
     SOCKET_REQUEST_BYTES_MAX_DEFAULT <= i32::MAX as u32,
     "a frame size is an int32"
 );
+
+/// A frame buffer grows by at least this share of what it holds (and at least
+/// [`FRAME_BUFFER_GROWTH_MIN_BYTES`]), never past the end of the frame being read: the
+/// capacity stays within 25% of the bytes that really arrived (a `Vec` doubling would reach
+/// 128 MiB for a 100 MiB frame, 200% for a frame just past a power of two), and a frame of
+/// n bytes is still copied only a few times n over its growth.
+pub const FRAME_BUFFER_GROWTH_PERCENT: usize = 25;
+
+/// Smallest step of a frame buffer's growth, so a frame arriving in small pieces does not
+/// reallocate per piece: one page.
+pub const FRAME_BUFFER_GROWTH_MIN_BYTES: usize = 4096;
+
+/// A frame buffer holding less than half its capacity is shrunk to what it holds, but not
+/// below this: a connection's buffer does not keep the size of its largest request, while
+/// small requests reuse the buffer they have.
+pub const FRAME_BUFFER_KEEP_BYTES: usize = 64 * 1024;
 // ---- Storage ----
 
 /// Largest record batch, in bytes, that the log accepts (header included). Kafka's KRaft uses
@@ -232,10 +248,76 @@ pub const NODE_UNANSWERED_REQUEST_GRACE_MS: u64 = 1_000;
 
 // ---- Server ----
 
-/// Inbound connection slots per node. A controller serves its 2-4 fellow voters, the brokers
-/// (hundreds in a large cluster) and a few admin clients; slots are fixed so memory is too. A
-/// connection beyond them is closed at once.
-pub const SERVER_CONNECTIONS_MAX: usize = 1024;
+/// Default of `max.connections`: the inbound connection slots anyone may occupy. A controller
+/// serves its 2-8 fellow voters, the brokers (hundreds in a large cluster) and a few admin
+/// clients; slots are preallocated so their bookkeeping is fixed too. Kafka's default is
+/// unlimited; keel keeps the 1024 it has always had. When every one is taken, a new connection
+/// takes the slot of the least recently active one that is owed no answer (Kafka does the
+/// same for its inter-broker listener); if every one is owed an answer, it is closed at once.
+pub const SERVER_CLIENT_CONNECTIONS_DEFAULT: usize = 1024;
+
+/// Largest `max.connections`. Every slot may hold [`SERVER_UNBUDGETED_READ_BYTES`] of a
+/// partly read request outside `queued.max.request.bytes`, so this bounds that part of the
+/// memory to 16384 x 64 KiB = 1 GiB, and it stays below the 20,000 descriptors a typical
+/// hard `RLIMIT_NOFILE` allows.
+pub const SERVER_CLIENT_CONNECTIONS_MAX: usize = 16_384;
+
+/// Slots beyond `max.connections` that only the quorum's peers and brokers may hold: a
+/// connection whose request is a Vote, BeginQuorumEpoch, EndQuorumEpoch, Fetch, FetchSnapshot,
+/// BrokerRegistration or BrokerHeartbeat (on a controller listener) moves into them, and a
+/// connection in them is never evicted. Each voter and each broker opens two links to every
+/// controller (quorum and controller channels): 256 holds the other 8 voters of the largest
+/// quorum and 120 brokers; a peer beyond that still has an ordinary slot, which its steady
+/// traffic keeps far from being the least recently active. Nothing is authenticated yet, so a
+/// client can claim these slots by sending a Vote; the pool is small so that costs little.
+pub const SERVER_PEER_CONNECTIONS_RESERVED: usize = 256;
+
+/// Default of `max.connections.per.ip`: Kafka's (Int.MaxValue, i.e. no limit), because a NAT or
+/// a host running several brokers makes any smaller default wrong for someone.
+pub const SERVER_CONNECTIONS_PER_IP_DEFAULT: u32 = i32::MAX as u32;
+
+/// Default of `connections.max.idle.ms`: Kafka's ten minutes. A connection that moved no byte
+/// for this long and is owed no answer is closed; every Kafka client reconnects on demand, and
+/// a live peer moves bytes far more often (a fetch every 500 ms, a heartbeat every 2 s).
+pub const SERVER_CONNECTIONS_IDLE_MS_DEFAULT: u64 = 600_000;
+
+/// Default of `queued.max.request.bytes`: the node-wide budget of bytes reserved for partly
+/// read requests larger than [`SERVER_UNBUDGETED_READ_BYTES`]. A request's whole size is
+/// reserved when its size prefix arrives (as Kafka's memory pool does), so a granted request
+/// can always complete; one that does not fit waits with its bytes in the kernel (TCP
+/// back-pressure). Kafka's default is -1 (unlimited), which let 500 connections announcing
+/// 100 MiB each grow a node without bound; 256 MiB lets two maximal requests
+/// (`socket.request.max.bytes`, 100 MiB) be read at once plus room for smaller ones, and
+/// with the per-connection allowance below bounds all partly read requests of a node with
+/// default settings to 256 MiB + 1280 x 64 KiB = 336 MiB.
+pub const SERVER_QUEUED_REQUEST_BYTES_DEFAULT: u64 = 256 * 1024 * 1024;
+
+/// Bytes of partly read requests a connection may hold without the budget: a request of at
+/// most this size (size prefix included) is always read, whatever large requests hold the
+/// budget, so the quorum never stalls behind clients. Quorum RPCs and broker heartbeats are a
+/// few hundred bytes, a registration a few KiB, so 64 KiB covers them with a wide margin while
+/// 1280 slots of it are 80 MiB at most (and only what actually arrived is ever allocated).
+pub const SERVER_UNBUDGETED_READ_BYTES: usize = 64 * 1024;
+
+/// Connections accepted from one listener per event-loop iteration; more wait for the next
+/// iteration (which then does not wait for the poll). Between two batches every accepted
+/// connection is read, so a peer's first request is seen (and the peer classified) long before
+/// a flood of new connections could make it the least recently active: with 1024 ordinary
+/// slots a fresh connection survives 16 batches of a flood.
+pub const SERVER_ACCEPTS_PER_ITERATION: usize = 64;
+
+/// Connections the kernel queues for a listener until the node accepts them (`listen`'s
+/// backlog; std's and mio's 128 otherwise). A burst of new connections (every broker
+/// reconnecting after a controller restarts, or a flood) beyond the queue loses its SYNs, and a
+/// client retries a lost SYN only after a second, so a short queue turns a burst into seconds
+/// of delay. One ordinary pool's worth; the kernel caps it at `net.core.somaxconn` (4096 by
+/// default since Linux 5.4).
+pub const SERVER_LISTEN_BACKLOG: i32 = 1024;
+
+/// Wait before accepting again after `accept` failed for want of resources (EMFILE, ENFILE,
+/// ENOBUFS, ENOMEM): closing connections frees descriptors meanwhile, and retrying at once
+/// would only spin. Short, so a freed descriptor serves a waiting client soon.
+pub const SERVER_ACCEPT_RETRY_MS: u64 = 50;
 
 /// Warnings about refused or closed client connections (malformed frames, unknown APIs, no
 /// free slot) logged per window; the rest are counted and the count is logged with the next
@@ -279,6 +361,15 @@ pub const SHUTDOWN_GRACE_MS: u64 = 1_000;
 pub const IDLE_PREPARE_STEP_BYTES: u64 = ZERO_FILL_CHUNK_BYTES as u64;
 
 const _: () = assert!(SERVER_REQUESTS_IN_FLIGHT_PER_CONNECTION >= 5);
+const _: () = assert!(SERVER_CLIENT_CONNECTIONS_DEFAULT <= SERVER_CLIENT_CONNECTIONS_MAX);
+const _: () = assert!(SERVER_PEER_CONNECTIONS_RESERVED >= 2 * (RAFT_MAX_VOTERS - 1));
+// The default budget holds a maximal default request beyond the unbudgeted part.
+const _: () =
+    assert!(SERVER_QUEUED_REQUEST_BYTES_DEFAULT >= SOCKET_REQUEST_BYTES_MAX_DEFAULT as u64);
+const _: () = assert!(SERVER_UNBUDGETED_READ_BYTES <= SOCKET_REQUEST_BYTES_MAX_DEFAULT as usize);
+const _: () = assert!(SERVER_ACCEPTS_PER_ITERATION > 0);
+const _: () = assert!(SERVER_ACCEPTS_PER_ITERATION < SERVER_CLIENT_CONNECTIONS_DEFAULT);
+const _: () = assert!(SERVER_CONNECTIONS_IDLE_MS_DEFAULT <= TIMEOUT_MS_MAX);
 const _: () = assert!(PEER_RECONNECT_BACKOFF_MS <= PEER_RECONNECT_BACKOFF_MAX_MS);
 const _: () = assert!(SHUTDOWN_GRACE_MS < RAFT_FETCH_TIMEOUT_MS);
 

@@ -27,7 +27,7 @@ pub use envelope::{
     encode_response_body,
 };
 pub use error_code::ErrorCode;
-pub use frame::{FrameDecoder, FrameError};
+pub use frame::{Frame, FrameDecoder, FrameError};
 pub use message::{ApiMessage, Message};
 pub use messages::{ApiKey, RequestBody, ResponseBody};
 pub use primitives::{DecodeError, DecodeErrorKind, EncodeError, Reader};

@@ -4,12 +4,31 @@
 //! One iteration: poll with a timeout set by the earliest deadline (the node's timers, request
 //! timeouts, reconnects); read every ready socket and hand whole frames to the node; tick the
 //! node; then group commit (`Node::end_of_iteration`: one flush for every append of the
-//! iteration, which releases what waited for it); then write. Connections live in a fixed number
-//! of slots; a connection beyond them is closed at once. Nothing here blocks.
+//! iteration, which releases what waited for it); then write. Nothing here blocks.
+//!
+//! Connections live in a fixed number of slots ([`Admission`]): `max.connections` ordinary
+//! ones plus a reserve that only peers occupy. A connection on a controller listener whose
+//! request is one of the quorum's or a broker's ([`PEER_API_KEYS`], read from the frame's
+//! first two bytes, before the node sees it) is a peer's and moves into the reserve, so
+//! clients holding every ordinary slot cannot keep a voter or a broker out. A new connection
+//! that finds the ordinary slots full takes the place of the least recently active ordinary
+//! connection owed no answer; if every one is owed an answer, or its address is at
+//! `max.connections.per.ip`, it is closed at once. A connection that moved no byte for
+//! `connections.max.idle.ms` and is owed no answer is closed.
+//!
+//! Partly read requests larger than `SERVER_UNBUDGETED_READ_BYTES` share one [`ReadBudget`]
+//! (`queued.max.request.bytes`); a connection whose next frame does not fit is not read until
+//! the budget frees (see `inbound`).
+//!
+//! Because mio is edge-triggered, nothing that could go on is left waiting for an event: a
+//! listener not drained (at most `SERVER_ACCEPTS_PER_ITERATION` per iteration) or whose accept
+//! failed for want of descriptors is accepted again at its retry time, and a connection that
+//! can progress ([`Inbound::can_progress`]) makes the next poll return at once.
 
 use std::collections::BTreeMap;
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use log::{debug, error, info, warn};
@@ -20,21 +39,55 @@ use crate::node::{Channel, Clock, ConnectionId, Fatal, Node, Output, RequestOutc
 use crate::raft::NodeId;
 use crate::raft::prng::Prng;
 
-use super::inbound::{Inbound, ReadOutcome};
+use super::admission::{Admission, Refusal};
+use super::inbound::{Inbound, ReadBudget};
 use super::outbound::{Completion, LinkConfig, LinkError, PeerLink};
 use super::signals::ShutdownSignal;
 use super::warn_limit::WarnLimit;
-use crate::constants::{CONNECTION_WARNING_WINDOW_MS, CONNECTION_WARNINGS_PER_WINDOW};
+use crate::constants::{
+    CONNECTION_WARNING_WINDOW_MS, CONNECTION_WARNINGS_PER_WINDOW, SERVER_ACCEPT_RETRY_MS,
+    SERVER_ACCEPTS_PER_ITERATION, SERVER_LISTEN_BACKLOG,
+};
+use crate::protocol::ApiKey;
 
 const SIGNAL_TOKEN: Token = Token(0);
 const LISTENER_TOKEN_BASE: usize = 1;
 const PEER_TOKEN_BASE: usize = 1 << 16;
 const CONNECTION_TOKEN_BASE: usize = 1 << 20;
 
+/// The requests that make a connection on a controller listener a peer's: the quorum's own
+/// (voters, and observers' fetches) and a broker's lifecycle. A broker's forwarded writes
+/// travel on the same connection as its heartbeats, so that connection becomes a peer's at
+/// its first heartbeat even if a forwarded write came first.
+pub const PEER_API_KEYS: &[ApiKey] = &[
+    ApiKey::Vote,
+    ApiKey::BeginQuorumEpoch,
+    ApiKey::EndQuorumEpoch,
+    ApiKey::Fetch,
+    ApiKey::FetchSnapshot,
+    ApiKey::BrokerRegistration,
+    ApiKey::BrokerHeartbeat,
+];
+
 /// How the loop is sized.
 #[derive(Debug, Clone)]
 pub struct LoopConfig {
-    pub connections_max: usize,
+    /// Ordinary connection slots (`max.connections`).
+    pub client_connections_max: usize,
+    /// Slots beyond them that only peers occupy.
+    pub peer_connections_reserved: usize,
+    /// `max.connections.per.ip`.
+    pub connections_per_ip_max: usize,
+    /// `connections.max.idle.ms`.
+    pub connections_idle_ms: u64,
+    /// `queued.max.request.bytes`.
+    pub queued_request_bytes_max: usize,
+    /// What one connection may hold of partly read requests outside the budget.
+    pub unbudgeted_read_bytes: usize,
+    /// For each listener, in bind order: whether it serves the quorum (a controller
+    /// listener), so that peers' requests on it classify their connections. On a broker
+    /// listener a Fetch is a client's.
+    pub quorum_listeners: Vec<bool>,
     pub requests_in_flight_per_connection: usize,
     pub max_frame_bytes: u32,
     pub read_chunk_bytes: usize,
@@ -64,7 +117,12 @@ struct Slot {
 pub struct EventLoop {
     poll: Poll,
     listeners: Vec<TcpListener>,
+    /// For each listener: when to accept again without waiting for an event (its backlog may
+    /// hold connections), if ever.
+    accept_at_ms: Vec<Option<u64>>,
     slots: Vec<Slot>,
+    admission: Admission,
+    budget: ReadBudget,
     /// Links to other nodes: to the voters for the quorum, and (brokers) to every controller
     /// for registration, heartbeats and forwarded writes, on connections of their own so
     /// that a parked Fetch never holds up a heartbeat.
@@ -90,8 +148,19 @@ pub fn bind_listeners(listen: &[SocketAddr]) -> io::Result<Vec<TcpListener>> {
     listen
         .iter()
         .map(|address| {
-            TcpListener::bind(*address)
-                .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {address}: {e}")))
+            let listener = TcpListener::bind(*address).map_err(|e| {
+                io::Error::new(e.kind(), format!("cannot listen on {address}: {e}"))
+            })?;
+            // listen(2) again on a listening socket only changes its backlog.
+            // SAFETY: listen has no memory-safety preconditions; the descriptor is open.
+            if unsafe { libc::listen(listener.as_raw_fd(), SERVER_LISTEN_BACKLOG) } != 0 {
+                let e = io::Error::last_os_error();
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!("cannot listen on {address}: {e}"),
+                ));
+            }
+            Ok(listener)
         })
         .collect()
 }
@@ -137,7 +206,17 @@ impl EventLoop {
                 )
             })
             .collect();
-        let slots = (0..config.connections_max)
+        assert!(
+            config.quorum_listeners.len() == listeners.len(),
+            "one quorum flag per listener"
+        );
+        let admission = Admission::new(
+            config.client_connections_max,
+            config.peer_connections_reserved,
+            config.connections_per_ip_max,
+            config.connections_idle_ms,
+        );
+        let slots = (0..admission.slots())
             .map(|_| Slot {
                 generation: 0,
                 connection: None,
@@ -146,8 +225,11 @@ impl EventLoop {
             .collect();
         Ok(EventLoop {
             poll,
+            accept_at_ms: vec![None; listeners.len()],
             listeners,
             slots,
+            admission,
+            budget: ReadBudget::new(config.queued_request_bytes_max),
             peers,
             peer_tokens,
             node,
@@ -274,7 +356,11 @@ impl EventLoop {
             match token.0 {
                 0 => signalled |= self.signal.as_mut().is_some_and(ShutdownSignal::arrived),
                 t if (LISTENER_TOKEN_BASE..PEER_TOKEN_BASE).contains(&t) => {
-                    self.accept(t - LISTENER_TOKEN_BASE)
+                    // Accepted below; a listener waiting out an accept failure waits on.
+                    let at = &mut self.accept_at_ms[t - LISTENER_TOKEN_BASE];
+                    if at.is_none() {
+                        *at = Some(clock.monotonic_ms);
+                    }
                 }
                 t if (PEER_TOKEN_BASE..CONNECTION_TOKEN_BASE).contains(&t) => {
                     let peer = self.peer_tokens[t - PEER_TOKEN_BASE];
@@ -289,22 +375,29 @@ impl EventLoop {
                         connection.mark_readable();
                     }
                     if writable {
-                        self.write_connection(slot);
+                        self.write_connection(slot, clock.monotonic_ms);
                     }
                 }
             }
         }
-        // Read every connection that may have input (ready now, or paused earlier with bytes
-        // left in its socket), and hand over every whole frame.
+        for index in 0..self.listeners.len() {
+            if self.accept_at_ms[index].is_some_and(|at| at <= clock.monotonic_ms) {
+                self.accept(index, clock.monotonic_ms);
+            }
+        }
+        // Read every connection that can progress (ready now, paused earlier with bytes left
+        // in its socket, or waiting for a budget that has freed), and hand over every whole
+        // frame.
         for slot in 0..self.slots.len() {
             if self.slots[slot]
                 .connection
                 .as_ref()
-                .is_some_and(Inbound::wants_read)
+                .is_some_and(|c| c.can_progress(&self.budget))
             {
                 self.read_connection(clock, slot).map_err(LoopExit::Fatal)?;
             }
         }
+        self.close_idle_connections(clock.monotonic_ms);
         self.maintain_peers(clock).map_err(LoopExit::Fatal)?;
         self.node.tick(clock).map_err(LoopExit::Fatal)?;
         self.dispatch(clock).map_err(LoopExit::Fatal)?;
@@ -312,7 +405,7 @@ impl EventLoop {
         self.dispatch(clock).map_err(LoopExit::Fatal)?;
         for slot in 0..self.slots.len() {
             if self.slots[slot].connection.is_some() {
-                self.write_connection(slot);
+                self.write_connection(slot, clock.monotonic_ms);
             }
         }
         if idle && !shutting_down && !self.node.wants_flush() && self.node.needs_prepare() {
@@ -321,6 +414,8 @@ impl EventLoop {
         Ok(signalled)
     }
 
+    /// When the loop must look again: the node's and the links' timers, listeners to accept
+    /// from again, the next idle connection; now if a connection can progress.
     fn next_deadline_ms(&self) -> u64 {
         let mut deadline = self.node.next_deadline_ms();
         for link in self.peers.values() {
@@ -328,70 +423,174 @@ impl EventLoop {
                 deadline = deadline.min(at);
             }
         }
+        for at in self.accept_at_ms.iter().flatten() {
+            deadline = deadline.min(*at);
+        }
+        deadline = deadline.min(self.admission.next_deadline_ms());
+        if self.slots.iter().any(|s| {
+            s.connection
+                .as_ref()
+                .is_some_and(|c| c.can_progress(&self.budget))
+        }) {
+            return 0;
+        }
         deadline
     }
 
-    fn accept(&mut self, index: usize) {
-        loop {
-            let (mut stream, peer) = match self.listeners[index].accept() {
+    /// Accepts up to `SERVER_ACCEPTS_PER_ITERATION` connections from listener `index`, and
+    /// says when to accept again: next iteration if more may wait, after
+    /// `SERVER_ACCEPT_RETRY_MS` if accept failed for want of resources, on the next event
+    /// once drained.
+    fn accept(&mut self, index: usize, now_ms: u64) {
+        self.accept_at_ms[index] = None;
+        for _ in 0..SERVER_ACCEPTS_PER_ITERATION {
+            let (stream, peer) = match self.listeners[index].accept() {
                 Ok(accepted) => accepted,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                // The connection died in the backlog: go on with the next one.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::Interrupted
+                            | io::ErrorKind::ConnectionAborted
+                            | io::ErrorKind::ConnectionReset
+                    ) =>
+                {
+                    continue;
+                }
                 Err(e) => {
-                    warn!("accept failed: {e}");
+                    // EMFILE, ENFILE, ENOBUFS, ENOMEM: the connection stays in the backlog.
+                    // The listener is edge-triggered and would get no new event for it, so it
+                    // must be retried, but not at once: that would spin until a descriptor
+                    // frees.
+                    if let Some(note) = self.connection_warnings.allow(now_ms) {
+                        warn!(
+                            "cannot accept a connection: {e}; trying again in {SERVER_ACCEPT_RETRY_MS} ms{note}"
+                        );
+                    }
+                    self.accept_at_ms[index] = Some(now_ms + SERVER_ACCEPT_RETRY_MS);
                     return;
                 }
             };
-            let Some(slot) = self.slots.iter().position(|s| s.connection.is_none()) else {
-                let now_ms = self.clock().monotonic_ms;
+            self.admit(index, stream, peer, now_ms);
+        }
+        // Not drained: the rest waits for the next iteration, after this batch was read.
+        self.accept_at_ms[index] = Some(now_ms);
+    }
+
+    /// Gives an accepted connection a slot (closing the least recently active ordinary
+    /// connection if that is the only way), or closes it.
+    fn admit(
+        &mut self,
+        index: usize,
+        mut stream: mio::net::TcpStream,
+        peer: SocketAddr,
+        now_ms: u64,
+    ) {
+        let slots = &self.slots;
+        let decision = self.admission.admission(peer.ip(), |slot| {
+            slots[slot]
+                .connection
+                .as_ref()
+                .is_some_and(|c| c.requests_owed() == 0)
+        });
+        match decision {
+            Ok(None) => {}
+            Ok(Some(victim)) => {
                 if let Some(note) = self.connection_warnings.allow(now_ms) {
+                    let victim_addr = self.slots[victim]
+                        .connection
+                        .as_ref()
+                        .map(Inbound::peer_addr)
+                        .expect("an occupied slot");
                     warn!(
-                        "refusing a connection from {peer}: all {} connection slots are in use{note}",
-                        self.slots.len()
+                        "closing the connection from {victim_addr}, the least recently active, for one from {peer}: all {} slots of max.connections are in use{note}",
+                        self.config.client_connections_max
                     );
                 }
+                self.close(victim);
+            }
+            Err(refusal) => {
+                if let Some(note) = self.connection_warnings.allow(now_ms) {
+                    match refusal {
+                        Refusal::PerIpLimit => warn!(
+                            "refusing a connection from {peer}: {} already has {} connections (max.connections.per.ip){note}",
+                            peer.ip(),
+                            self.config.connections_per_ip_max
+                        ),
+                        Refusal::Full => warn!(
+                            "refusing a connection from {peer}: all {} slots of max.connections hold connections awaiting an answer{note}",
+                            self.config.client_connections_max
+                        ),
+                    }
+                }
+                return;
+            }
+        }
+        let _ = stream.set_nodelay(true);
+        let slot = self.admission.admit(peer.ip(), now_ms);
+        let token = Token(CONNECTION_TOKEN_BASE + slot);
+        if let Err(e) = self.poll.registry().register(
+            &mut stream,
+            token,
+            Interest::READABLE | Interest::WRITABLE,
+        ) {
+            warn!("cannot register a connection from {peer}: {e}");
+            self.admission.release(slot);
+            return;
+        }
+        let entry = &mut self.slots[slot];
+        entry.generation = entry.generation.wrapping_add(1);
+        entry.listener = index;
+        entry.connection = Some(Inbound::new(
+            stream,
+            peer,
+            self.config.max_frame_bytes,
+            self.config.unbudgeted_read_bytes,
+            self.config.requests_in_flight_per_connection,
+        ));
+        debug!("accepted a connection from {peer} into slot {slot}");
+    }
+
+    /// Closes the connections idle for `connections.max.idle.ms` that are owed no answer.
+    fn close_idle_connections(&mut self, now_ms: u64) {
+        for slot in self.admission.idle(now_ms) {
+            let Some(connection) = self.slots[slot].connection.as_ref() else {
                 continue;
             };
-            let _ = stream.set_nodelay(true);
-            let token = Token(CONNECTION_TOKEN_BASE + slot);
-            if let Err(e) = self.poll.registry().register(
-                &mut stream,
-                token,
-                Interest::READABLE | Interest::WRITABLE,
-            ) {
-                warn!("cannot register a connection from {peer}: {e}");
+            if connection.requests_owed() > 0 {
                 continue;
             }
-            let entry = &mut self.slots[slot];
-            entry.generation = entry.generation.wrapping_add(1);
-            entry.listener = index;
-            entry.connection = Some(Inbound::new(
-                stream,
-                peer,
-                self.config.max_frame_bytes,
-                self.config.requests_in_flight_per_connection,
-            ));
-            debug!("accepted a connection from {peer} into slot {slot}");
+            debug!(
+                "closing the connection from {}: idle for {} ms (connections.max.idle.ms)",
+                connection.peer_addr(),
+                self.config.connections_idle_ms
+            );
+            self.close(slot);
         }
     }
 
     fn read_connection(&mut self, clock: Clock, slot: usize) -> Result<(), Fatal> {
         let id = connection_id(slot, self.slots[slot].generation);
+        let listener = self.slots[slot].listener;
         let connection = self.slots[slot].connection.as_mut().expect("occupied slot");
-        let outcome = match connection.read(&mut self.scratch) {
-            Ok(outcome) => outcome,
-            Err(e) => {
-                debug!(
-                    "closing the connection from {}: {e}",
-                    connection.peer_addr()
-                );
-                self.close(slot);
-                return Ok(());
-            }
-        };
+        if connection.wants_read()
+            && let Err(e) = connection.read(&mut self.scratch, &mut self.budget)
+        {
+            debug!(
+                "closing the connection from {}: {e}",
+                connection.peer_addr()
+            );
+            self.close(slot);
+            return Ok(());
+        }
+        if connection.take_activity() {
+            self.admission.touch(slot, clock.monotonic_ms);
+        }
         loop {
             let connection = self.slots[slot].connection.as_mut().expect("occupied slot");
-            let (seq, frame) = match connection.next_request() {
-                Ok(Some((seq, frame))) => (seq, frame.to_vec()),
+            let (seq, frame) = match connection.next_request(&mut self.budget) {
+                Ok(Some(request)) => request,
                 Ok(None) => break,
                 Err(e) => {
                     let peer = connection.peer_addr();
@@ -402,8 +601,27 @@ impl EventLoop {
                     return Ok(());
                 }
             };
-            let listener = self.slots[slot].listener;
-            match self.node.handle_request(clock, id, listener, seq, &frame)? {
+            if self.config.quorum_listeners[listener]
+                && !self.admission.is_peer(slot)
+                && frame
+                    .request_api_key()
+                    .and_then(ApiKey::from_i16)
+                    .is_some_and(|key| PEER_API_KEYS.contains(&key))
+                && self.admission.mark_peer(slot)
+            {
+                debug!(
+                    "the connection from {} carries a peer's requests: it moves to the reserved slots",
+                    self.slots[slot]
+                        .connection
+                        .as_ref()
+                        .expect("occupied")
+                        .peer_addr()
+                );
+            }
+            match self
+                .node
+                .handle_request(clock, id, listener, seq, frame.body())?
+            {
                 RequestOutcome::Handled => {}
                 RequestOutcome::Close { reason } => {
                     let peer = self.slots[slot]
@@ -423,22 +641,25 @@ impl EventLoop {
                 return Ok(());
             }
         }
-        if outcome == ReadOutcome::PeerClosed
-            && self.slots[slot]
-                .connection
-                .as_ref()
-                .is_some_and(Inbound::finished)
+        if self.slots[slot]
+            .connection
+            .as_ref()
+            .is_some_and(Inbound::finished)
         {
             self.close(slot);
         }
         Ok(())
     }
 
-    fn write_connection(&mut self, slot: usize) {
+    fn write_connection(&mut self, slot: usize, now_ms: u64) {
         let Some(connection) = self.slots[slot].connection.as_mut() else {
             return;
         };
-        if let Err(e) = connection.write() {
+        let written = connection.write();
+        if connection.take_activity() {
+            self.admission.touch(slot, now_ms);
+        }
+        if let Err(e) = written {
             debug!(
                 "closing the connection from {}: {e}",
                 connection.peer_addr()
@@ -451,10 +672,13 @@ impl EventLoop {
         }
     }
 
+    /// Frees `slot`: its reservation returns to the budget, its place to the pool.
     fn close(&mut self, slot: usize) {
         let id = connection_id(slot, self.slots[slot].generation);
         if let Some(mut connection) = self.slots[slot].connection.take() {
+            connection.release_budget(&mut self.budget);
             let _ = self.poll.registry().deregister(connection.stream_mut());
+            self.admission.release(slot);
         }
         self.node.connection_closed(id);
     }
