@@ -155,17 +155,7 @@ fn end_quorum_epoch(aim: &Aim) -> RequestBody {
 }
 
 fn describe_quorum() -> RequestBody {
-    RequestBody::DescribeQuorum(DescribeQuorumRequest {
-        topics: vec![describe_quorum_request::TopicData {
-            topic_name: METADATA_TOPIC.into(),
-            partitions: vec![describe_quorum_request::PartitionData {
-                partition_index: 0,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-        ..Default::default()
-    })
+    RequestBody::DescribeQuorum(keel::admin::quorum::describe_quorum_request())
 }
 
 fn fetch(aim: &Aim, version: i16) -> RequestBody {

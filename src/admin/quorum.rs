@@ -129,7 +129,9 @@ fn refused(address: &str, code: i16, message: Option<&str>) -> DescribeError {
     }
 }
 
-fn describe_quorum_request() -> DescribeQuorumRequest {
+/// The DescribeQuorum request for the metadata partition (`__cluster_metadata`, partition 0),
+/// the only one a KRaft quorum answers for.
+pub fn describe_quorum_request() -> DescribeQuorumRequest {
     DescribeQuorumRequest {
         topics: vec![describe_quorum_request::TopicData {
             topic_name: METADATA_TOPIC.into(),

@@ -36,11 +36,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use keel::admin::client::Client;
-use keel::admin::quorum::{DescribeError, QuorumDescription};
+use keel::admin::quorum::{DescribeError, QuorumDescription, describe_quorum_request};
 use keel::protocol::ErrorCode;
-use keel::protocol::messages::{
-    DescribeQuorumRequest, DescribeQuorumResponse, describe_quorum_request,
-};
+use keel::protocol::messages::DescribeQuorumResponse;
 use keel::storage::batch::{ScanItem, Scanner};
 use keel::storage::{Log, LogConfig, METADATA_PARTITION_DIR};
 
@@ -238,20 +236,6 @@ pub fn run_keel(args: &[&str], timeout: Duration) -> Output {
         status,
         stdout: out.join().expect("stdout reader"),
         stderr: err.join().expect("stderr reader"),
-    }
-}
-
-fn describe_quorum_request() -> DescribeQuorumRequest {
-    DescribeQuorumRequest {
-        topics: vec![describe_quorum_request::TopicData {
-            topic_name: "__cluster_metadata".into(),
-            partitions: vec![describe_quorum_request::PartitionData {
-                partition_index: 0,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-        ..Default::default()
     }
 }
 
