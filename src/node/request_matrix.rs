@@ -218,6 +218,19 @@ impl Harness {
 
     /// Sends `request` at `version` on a new connection of `listener`; returns how it went.
     fn send(&mut self, listener: usize, request: &RequestBody, version: i16) -> RequestOutcome {
+        let (_, outcome) = self.submit(listener, request, version);
+        self.pump();
+        outcome
+    }
+
+    /// [`Harness::send`] without delivering what the node does about it: returns the
+    /// connection it came on and how it went; the node's outputs are left to the caller.
+    fn submit(
+        &mut self,
+        listener: usize,
+        request: &RequestBody,
+        version: i16,
+    ) -> (ConnectionId, RequestOutcome) {
         let connection = self.next_connection;
         self.next_connection += 1;
         let correlation_id = (connection % i32::MAX as u64) as i32;
@@ -243,8 +256,7 @@ impl Harness {
         if let RequestOutcome::Close { .. } = outcome {
             self.closed(connection);
         }
-        self.pump();
-        outcome
+        (connection, outcome)
     }
 
     fn closed(&mut self, connection: ConnectionId) {
@@ -714,4 +726,125 @@ fn generated_requests_through_the_whole_path_never_crash_a_node() {
     }
     report("whole-path fuzz", &tally);
     assert!(tally.requests() >= total);
+}
+
+/// The broker half of a combined leader forwards a client's CreateTopics; hands back the
+/// token of the forward, delivering every other output.
+fn forwarded(harness: &mut Harness, name: &str) -> (ConnectionId, u64) {
+    let request = RequestBody::CreateTopics(CreateTopicsRequest {
+        topics: vec![create_topics_request::CreatableTopic {
+            name: name.into(),
+            num_partitions: 1,
+            replication_factor: 1,
+            ..Default::default()
+        }],
+        timeout_ms: 30_000,
+        ..Default::default()
+    });
+    let listener = harness.listener(true).expect("a client listener");
+    let (connection, outcome) = harness.submit(listener, &request, 7);
+    assert_eq!(outcome, RequestOutcome::Handled);
+    let mut token = None;
+    for output in harness.node.take_outputs() {
+        match output {
+            Output::Request {
+                channel: Channel::Controller,
+                token: t,
+                body: RequestBody::CreateTopics(_),
+                ..
+            } => token = Some(t),
+            other => harness.deliver(other),
+        }
+    }
+    (
+        connection,
+        token.expect("the write was forwarded to the active controller"),
+    )
+}
+
+/// Every output the node has now, the broker's forwards to the controller among them.
+fn forwards_sent(harness: &mut Harness) -> usize {
+    let mut sent = 0;
+    for output in harness.node.take_outputs() {
+        match output {
+            Output::Request {
+                channel: Channel::Controller,
+                body: RequestBody::CreateTopics(_),
+                token,
+                ..
+            } => {
+                sent += 1;
+                harness
+                    .node
+                    .handle_response(harness.clock(), token, Err(LinkError::NotSent))
+                    .unwrap();
+            }
+            other => harness.deliver(other),
+        }
+    }
+    sent
+}
+
+#[test]
+fn a_forward_its_controller_read_and_dropped_is_answered_and_never_sent_again() {
+    let mut harness = Harness::new("forward", Start::Leader, 0);
+    // The controller read it and the connection died: that request may be what killed it.
+    let (connection, token) = forwarded(&mut harness, "poison");
+    harness
+        .node
+        .handle_response(harness.clock(), token, Err(LinkError::Disconnected))
+        .unwrap();
+    let outputs = harness.node.take_outputs();
+    let answers: Vec<&Vec<u8>> = outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Respond {
+                connection: c,
+                frame,
+                ..
+            } if *c == connection => Some(frame),
+            _ => None,
+        })
+        .collect();
+    let [frame] = answers.as_slice() else {
+        panic!("one answer to the client, got {outputs:?}")
+    };
+    let (_, ResponseBody::CreateTopics(answer)) =
+        decode_response_body(&frame[4..], ApiKey::CreateTopics, 7).unwrap()
+    else {
+        unreachable!()
+    };
+    assert_eq!(
+        answer.topics[0].error_code,
+        ErrorCode::RequestTimedOut.code()
+    );
+    assert!(
+        answer.topics[0]
+            .error_message
+            .as_deref()
+            .is_some_and(|m| m.contains("not forwarded again")),
+        "{answer:?}"
+    );
+    for output in outputs {
+        harness.deliver(output);
+    }
+    for _ in 0..50 {
+        harness.now_ms += 100;
+        harness.node.tick(harness.clock()).unwrap();
+        assert_eq!(forwards_sent(&mut harness), 0, "sent again");
+    }
+
+    // One that never left is sent again (to whoever leads then) after the retry backoff.
+    let (_, token) = forwarded(&mut harness, "unsent");
+    harness
+        .node
+        .handle_response(harness.clock(), token, Err(LinkError::NotSent))
+        .unwrap();
+    let mut again = 0;
+    for _ in 0..10 {
+        harness.now_ms += 100;
+        harness.node.tick(harness.clock()).unwrap();
+        again += forwards_sent(&mut harness);
+    }
+    assert!(again >= 1, "a forward that was never written is sent again");
 }
