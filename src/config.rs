@@ -162,6 +162,9 @@ pub struct Config {
     pub broker_heartbeat_interval_ms: u64,
     /// Brokers: the rack replicas are spread over (`broker.rack`), if any.
     pub rack: Option<String>,
+    /// Every `key=value` of the file as given: what this node's DescribeConfigs shows as its
+    /// static broker configuration (`STATIC_BROKER_CONFIG`), as Kafka's brokers do.
+    pub properties: BTreeMap<String, String>,
 }
 
 /// The keys keel understands, with a one-line description (for error messages and docs).
@@ -685,6 +688,10 @@ impl Config {
             1,
         )?;
         let config = Config {
+            properties: values
+                .iter()
+                .map(|(key, (value, _))| (key.clone(), value.clone()))
+                .collect(),
             roles,
             node_id,
             voters,

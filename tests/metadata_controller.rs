@@ -708,10 +708,20 @@ fn topic_names_follow_kafkas_rules() {
         &create_one(&mut node, topic("a.b", 1, 1)),
         ErrorCode::TopicAlreadyExists,
     );
-    assert_code(
-        &create_one(&mut node, topic("__cluster_metadata", 1, 1)).error,
-        ErrorCode::InvalidRequest,
-    );
+    // Internal topics are not for users to create.
+    for internal in [
+        "__cluster_metadata",
+        "__consumer_offsets",
+        "__transaction_state",
+        "__keel_changes",
+    ] {
+        let refused = create_one(&mut node, topic(internal, 1, 1));
+        assert_code(&refused.error, ErrorCode::InvalidRequest);
+        assert_eq!(
+            refused.error.message.as_deref(),
+            Some(format!("Creation of internal topic {internal} is prohibited.").as_str())
+        );
+    }
 }
 
 #[test]
@@ -1389,6 +1399,133 @@ fn alter_configs_replaces_every_key_and_describe_reads_the_committed_image() {
     assert_eq!(r[3].configs.len(), 1);
     harness::assert_code(&r[4].error, ErrorCode::UnknownTopicOrPartition);
     harness::assert_code(&r[5].error, ErrorCode::InvalidRequest);
+}
+
+#[test]
+fn broker_configs_are_kafkas_own_and_a_node_describes_every_one_for_itself() {
+    let mut config = ControllerConfig::new(CLUSTER);
+    let statics = [("log.retention.hours", "48"), ("num.network.threads", "3")];
+    config.local_node = Some((
+        1,
+        statics
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    ));
+    let mut node = Node::with_config(config);
+    for id in 1..=2 {
+        node.bring_up(id, None);
+    }
+    let set = |name: &str, value: &str| ConfigOp {
+        name: name.into(),
+        op: AlterConfigOp::Set,
+        value: Some(value.into()),
+    };
+    // As Kafka: a key only server.properties sets, a per-broker key on the default, and a
+    // key Kafka does not have are refused, each with Kafka's code and words.
+    let refusals = [
+        (
+            ConfigResource::broker("1"),
+            set("log.dirs", "/tmp/x"),
+            ErrorCode::InvalidRequest,
+            "Cannot update these configs dynamically: Set(log.dirs)",
+        ),
+        (
+            ConfigResource::broker(""),
+            set("listeners", "PLAINTEXT://:9092"),
+            ErrorCode::InvalidRequest,
+            "Cannot update these configs at default cluster level, broker id must be specified: Set(listeners)",
+        ),
+        (
+            ConfigResource::broker("1"),
+            set("log.retention.forever", "1"),
+            ErrorCode::InvalidConfig,
+            "Unknown broker config name: log.retention.forever",
+        ),
+        (
+            ConfigResource::broker("1"),
+            set("log.cleaner.threads", "many"),
+            ErrorCode::InvalidConfig,
+            "Invalid value many for configuration log.cleaner.threads: not a number",
+        ),
+    ];
+    for (resource, op, code, message) in refusals {
+        let at = node.next_offset();
+        let result = node.incremental_alter(resource, vec![op]);
+        assert_eq!(result.error.code, code, "{result:?}");
+        assert_eq!(result.error.message.as_deref(), Some(message));
+        assert_eq!(node.next_offset(), at, "nothing written");
+    }
+    assert!(
+        node.incremental_alter(
+            ConfigResource::broker("1"),
+            vec![set("log.cleaner.threads", "2")]
+        )
+        .error
+        .is_ok()
+    );
+    assert!(
+        node.incremental_alter(
+            ConfigResource::broker(""),
+            vec![set("log.retention.ms", "5000")]
+        )
+        .error
+        .is_ok()
+    );
+
+    // This node (1) describes every broker config for itself; another broker (2) shows what
+    // the log holds for it.
+    let reply = node.controller.describe_configs(&DescribeConfigsRequest {
+        resources: vec![
+            (ConfigResource::broker("1"), None),
+            (ConfigResource::broker("2"), None),
+        ],
+        include_defaults: true,
+    });
+    let mine = &reply.resources[0].configs;
+    assert!(mine.len() > 250, "Kafka's whole list: {}", mine.len());
+    let entry = |name: &str| {
+        let c = mine
+            .iter()
+            .find(|c| c.name == name)
+            .unwrap_or_else(|| panic!("{name} listed"));
+        (c.value.as_deref(), c.source, c.read_only, c.is_sensitive)
+    };
+    assert_eq!(
+        entry("log.retention.hours"),
+        (Some("48"), ConfigSource::StaticBrokerConfig, true, false)
+    );
+    assert_eq!(
+        entry("num.network.threads"),
+        (Some("3"), ConfigSource::StaticBrokerConfig, false, false)
+    );
+    assert_eq!(
+        entry("log.cleaner.threads"),
+        (Some("2"), ConfigSource::DynamicBrokerConfig, false, false)
+    );
+    assert_eq!(
+        entry("log.retention.ms"),
+        (
+            Some("5000"),
+            ConfigSource::DynamicDefaultBrokerConfig,
+            false,
+            false
+        )
+    );
+    assert_eq!(
+        entry("auto.create.topics.enable"),
+        (Some("true"), ConfigSource::DefaultConfig, true, false)
+    );
+    assert_eq!(
+        entry("ssl.key.password"),
+        (None, ConfigSource::DefaultConfig, false, true)
+    );
+    let theirs: Vec<&str> = reply.resources[1]
+        .configs
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(theirs, ["log.retention.ms"]);
 }
 
 // ---- Pending state, leadership changes ----

@@ -7,23 +7,70 @@
 //! (numbers parse, booleans are `true`/`false`, enumerations hold a listed value), not against
 //! every range Kafka enforces.
 //!
-//! Broker configs (dynamic, per broker id or cluster-wide): keel does not validate names
-//! against Kafka's list of dynamic broker configs (that list is long and version-dependent);
-//! it accepts any name in Kafka's key syntax (lower-case letters, digits, `.`, `-`, `_`) and
-//! stores the value. The broker that reads a config judges it.
+//! Broker configs: Kafka's own list ([`super::broker_configs`], generated from the page Kafka
+//! generates from its `ConfigDef`), each with its type, default and update mode. A broker
+//! describes every one of them for itself, as Kafka does; only the dynamic ones (update mode
+//! per-broker or cluster-wide) may be set through AlterConfigs, per-broker ones only on a
+//! named broker. A key Kafka does not define is refused (`INVALID_CONFIG`, as for topics); a
+//! key Kafka defines but cannot change at runtime is refused with Kafka's `INVALID_REQUEST`
+//! "Cannot update these configs dynamically". Listener-prefixed keys
+//! (`listener.name.<listener>.[<mechanism>.]<key>`) stand for their key.
 
 use crate::constants::WIRE_STRING_BYTES_MAX;
 
-/// How a config value is parsed (Kafka's `ConfigDef.Type`, the ones topic configs use).
+/// How a config value is parsed (Kafka's `ConfigDef.Type`).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum ConfigType {
     Boolean,
     Int,
+    Short,
     Long,
     Double,
     String,
     /// Comma-separated values; APPEND and SUBTRACT work on these.
     List,
+    /// A Java class name.
+    Class,
+    /// A secret: described as null and sensitive, never shown.
+    Password,
+}
+
+impl ConfigType {
+    /// Kafka's `ConfigType` code in DescribeConfigs (v3+).
+    pub fn wire_code(self) -> i8 {
+        match self {
+            ConfigType::Boolean => 1,
+            ConfigType::String => 2,
+            ConfigType::Int => 3,
+            ConfigType::Short => 4,
+            ConfigType::Long => 5,
+            ConfigType::Double => 6,
+            ConfigType::List => 7,
+            ConfigType::Class => 8,
+            ConfigType::Password => 9,
+        }
+    }
+}
+
+/// Whether a broker config can be changed at runtime, and where (Kafka's "Update Mode").
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum UpdateMode {
+    /// Only in `server.properties`, read at start.
+    ReadOnly,
+    /// Dynamically, for one broker.
+    PerBroker,
+    /// Dynamically, for one broker or for all (the cluster-wide default resource).
+    ClusterWide,
+}
+
+/// One of Kafka's broker configs.
+#[derive(Clone, Copy, Debug)]
+pub struct BrokerConfigDef {
+    pub name: &'static str,
+    pub config_type: ConfigType,
+    /// Kafka's default as DescribeConfigs shows it; `None` is null.
+    pub default: Option<&'static str>,
+    pub mode: UpdateMode,
 }
 
 /// One topic config key.
@@ -59,6 +106,7 @@ const fn with_min(mut d: TopicConfigDef, min: i64) -> TopicConfigDef {
     d
 }
 
+use super::broker_configs::BROKER_CONFIGS;
 use ConfigType::{Boolean, Double, Int, List, Long, String as Str};
 
 /// Kafka 4.x's topic configs, sorted by name.
@@ -137,12 +185,13 @@ fn check_scalar(def: &TopicConfigDef, value: &str) -> Result<(), String> {
             _ => bad("expected true or false"),
         },
         ConfigType::Int => number(value.trim().parse::<i32>().ok().map(i64::from)),
+        ConfigType::Short => number(value.trim().parse::<i16>().ok().map(i64::from)),
         ConfigType::Long => number(value.trim().parse::<i64>().ok()),
         ConfigType::Double => match value.trim().parse::<f64>() {
             Ok(v) if v.is_finite() => Ok(()),
             _ => bad("not a number"),
         },
-        ConfigType::String | ConfigType::List => {
+        ConfigType::String | ConfigType::List | ConfigType::Class | ConfigType::Password => {
             if def.valid_values.is_empty() || def.valid_values.contains(&value.trim()) {
                 Ok(())
             } else {
@@ -174,25 +223,82 @@ pub fn validate_topic_config(name: &str, value: &str) -> Result<(), String> {
     check_scalar(def, value)
 }
 
-/// Checks a broker config key (syntax only) and value; the error is the `INVALID_CONFIG`
-/// message.
-pub fn validate_broker_config(name: &str, value: &str) -> Result<(), String> {
-    check_name_syntax(name)?;
-    check_value_length(name, value)
+/// Kafka's broker config `name` (exactly; see [`broker_config_of`] for prefixed keys).
+pub fn broker_config(name: &str) -> Option<&'static BrokerConfigDef> {
+    BROKER_CONFIGS
+        .binary_search_by(|d| d.name.cmp(name))
+        .ok()
+        .map(|i| &BROKER_CONFIGS[i])
 }
 
-/// A config key in Kafka's syntax: non-empty, lower-case ASCII letters, digits, `.`, `-`, `_`.
-pub fn check_name_syntax(name: &str) -> Result<(), String> {
-    let valid = !name.is_empty()
-        && name.len() <= 255
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
-    if valid {
-        Ok(())
-    } else {
-        Err(format!("Invalid config name {name:?}"))
+/// The broker config a key stands for: the key itself, or the `<key>` of a listener-prefixed
+/// `listener.name.<listener>.[<mechanism>.]<key>` (Kafka's per-listener security configs).
+pub fn broker_config_of(name: &str) -> Option<&'static BrokerConfigDef> {
+    if let Some(def) = broker_config(name) {
+        return Some(def);
     }
+    let rest = name.strip_prefix("listener.name.")?;
+    let (_listener, key) = rest.split_once('.')?;
+    broker_config(key).or_else(|| {
+        let (_mechanism, key) = key.split_once('.')?;
+        broker_config(key).filter(|d| d.name.starts_with("sasl."))
+    })
+}
+
+/// Why a broker config change is refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BrokerConfigRefusal {
+    /// Kafka defines no such broker config (`INVALID_CONFIG`).
+    Unknown(String),
+    /// Kafka reads it from `server.properties` only (`INVALID_REQUEST`).
+    NotDynamic(String),
+    /// It can be set per broker only, not on the cluster-wide default (`INVALID_REQUEST`).
+    PerBrokerOnly(String),
+    /// The value does not fit the key's type (`INVALID_CONFIG`).
+    Invalid(String),
+}
+
+/// Checks a broker config key that is to be changed at runtime (`value`: `None` for a
+/// deletion), on one broker or, with `cluster_default`, on the cluster-wide default.
+pub fn validate_broker_config(
+    name: &str,
+    value: Option<&str>,
+    cluster_default: bool,
+) -> Result<(), BrokerConfigRefusal> {
+    let def = broker_config_of(name).ok_or_else(|| {
+        BrokerConfigRefusal::Unknown(format!("Unknown broker config name: {name}"))
+    })?;
+    match def.mode {
+        UpdateMode::ReadOnly => {
+            return Err(BrokerConfigRefusal::NotDynamic(format!(
+                "Cannot update these configs dynamically: Set({name})"
+            )));
+        }
+        UpdateMode::PerBroker if cluster_default => {
+            return Err(BrokerConfigRefusal::PerBrokerOnly(format!(
+                "Cannot update these configs at default cluster level, broker id must be specified: Set({name})"
+            )));
+        }
+        _ => {}
+    }
+    let Some(value) = value else {
+        return Ok(());
+    };
+    check_value_length(name, value).map_err(BrokerConfigRefusal::Invalid)?;
+    let as_topic_def = TopicConfigDef {
+        name: def.name,
+        config_type: def.config_type,
+        default: "",
+        valid_values: &[],
+        min: None,
+    };
+    let checked = match def.config_type {
+        ConfigType::List => split_list(value)
+            .iter()
+            .try_for_each(|item| check_scalar(&as_topic_def, item)),
+        _ => check_scalar(&as_topic_def, value),
+    };
+    checked.map_err(BrokerConfigRefusal::Invalid)
 }
 
 fn check_value_length(name: &str, value: &str) -> Result<(), String> {
@@ -257,8 +363,62 @@ mod tests {
             validate_topic_config("retention.forever", "1"),
             Err("Unknown topic config name: retention.forever".into())
         );
-        assert!(validate_broker_config("log.retention.ms", "1").is_ok());
-        assert!(validate_broker_config("Log Retention", "1").is_err());
-        assert!(validate_broker_config("", "1").is_err());
+    }
+
+    #[test]
+    fn broker_configs_are_kafkas_dynamic_ones_checked_by_type() {
+        for pair in BROKER_CONFIGS.windows(2) {
+            assert!(pair[0].name < pair[1].name, "sorted: {}", pair[1].name);
+        }
+        assert!(BROKER_CONFIGS.len() > 250, "Kafka's whole list");
+        let ok = |name: &str, value: &str| validate_broker_config(name, Some(value), false);
+        assert_eq!(ok("log.cleaner.threads", "2"), Ok(()));
+        assert_eq!(ok("log.retention.ms", "86400000"), Ok(()));
+        assert_eq!(
+            ok("log.cleaner.threads", "two"),
+            Err(BrokerConfigRefusal::Invalid(
+                "Invalid value two for configuration log.cleaner.threads: not a number".into()
+            ))
+        );
+        assert_eq!(
+            ok("log.dirs", "/tmp/kafka-logs"),
+            Err(BrokerConfigRefusal::NotDynamic(
+                "Cannot update these configs dynamically: Set(log.dirs)".into()
+            ))
+        );
+        assert_eq!(
+            ok("log.retention.forever", "1"),
+            Err(BrokerConfigRefusal::Unknown(
+                "Unknown broker config name: log.retention.forever".into()
+            ))
+        );
+        // Per-broker keys only on a named broker; cluster-wide ones on either.
+        assert!(matches!(
+            validate_broker_config("listeners", Some("PLAINTEXT://:9092"), true),
+            Err(BrokerConfigRefusal::PerBrokerOnly(_))
+        ));
+        assert_eq!(
+            validate_broker_config("log.cleaner.threads", Some("2"), true),
+            Ok(())
+        );
+        // Listener-prefixed security keys stand for their key.
+        assert_eq!(
+            ok("listener.name.external.ssl.keystore.location", "/k"),
+            Ok(())
+        );
+        assert_eq!(
+            ok(
+                "listener.name.sasl_ssl.plain.sasl.jaas.config",
+                "x required;"
+            ),
+            Ok(())
+        );
+        assert!(broker_config_of("listener.name.x.log.flush").is_none());
+        // A deletion is checked for the key alone.
+        assert_eq!(
+            validate_broker_config("log.cleaner.threads", None, false),
+            Ok(())
+        );
+        assert!(validate_broker_config("log.dirs", None, false).is_err());
     }
 }

@@ -106,7 +106,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use super::configs::{self, ConfigType};
+use super::broker_configs::BROKER_CONFIGS;
+use super::configs::{self, BrokerConfigRefusal, ConfigType, UpdateMode};
 use super::image::{
     BrokerRegistration, ConfigResource, Image, LEADER_RECOVERED, LEADER_RECOVERING, Listener,
     NO_LEADER, NO_LEADER_CHANGE, PARTITION_MEMBERS_MAX, PartitionView, RESOURCE_BROKER,
@@ -129,6 +130,21 @@ use crate::storage::batch::{BATCH_HEADER_BYTES, RECORD_LENGTH_BYTES};
 /// The name of the metadata log's own topic, which clients may not create.
 pub const METADATA_TOPIC_NAME: &str = "__cluster_metadata";
 
+/// Topics Kafka's clients know as internal (Metadata marks them so): the group and
+/// transaction coordinators' logs, the metadata log, and keel's change stream. Users cannot
+/// create them.
+pub const INTERNAL_TOPICS: &[&str] = &[
+    "__consumer_offsets",
+    "__transaction_state",
+    METADATA_TOPIC_NAME,
+    "__keel_changes",
+];
+
+/// Whether `name` is one of the [`INTERNAL_TOPICS`].
+pub fn is_internal_topic(name: &str) -> bool {
+    INTERNAL_TOPICS.contains(&name)
+}
+
 /// What the controller needs from the node's configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ControllerConfig {
@@ -140,6 +156,11 @@ pub struct ControllerConfig {
     pub default_num_partitions: i32,
     /// `default.replication.factor`: replication factor of a topic created with -1.
     pub default_replication_factor: i16,
+    /// This node's own broker resource: its id and its `server.properties` entries. Its
+    /// DescribeConfigs lists every one of Kafka's broker configs for that id (static entries
+    /// as `STATIC_BROKER_CONFIG`, the rest at their defaults), as a Kafka broker describes
+    /// itself; other brokers' resources show what the metadata log holds for them.
+    pub local_node: Option<(i32, BTreeMap<String, String>)>,
 }
 
 impl ControllerConfig {
@@ -149,6 +170,7 @@ impl ControllerConfig {
             session_timeout_ms: BROKER_SESSION_TIMEOUT_MS_DEFAULT,
             default_num_partitions: DEFAULT_NUM_PARTITIONS,
             default_replication_factor: DEFAULT_REPLICATION_FACTOR,
+            local_node: None,
         }
     }
 }
@@ -816,21 +838,37 @@ fn new_partition(
     })
 }
 
-/// Checks a config key and value for a resource type; the error is the reply's.
-fn validate_config(resource_type: i8, name: &str, value: &str) -> Result<(), ApiError> {
-    let result = if resource_type == RESOURCE_TOPIC {
-        configs::validate_topic_config(name, value)
-    } else {
-        configs::validate_broker_config(name, value)
-    };
-    result.map_err(|m| ApiError::new(ErrorCode::InvalidConfig, m))
+/// Checks a config key and the value it is to take (`None`: deleted) for a resource; the
+/// error is the reply's. A topic key's deletion is not checked (nothing is stored by it).
+fn validate_config(
+    resource: &ConfigResource,
+    name: &str,
+    value: Option<&str>,
+) -> Result<(), ApiError> {
+    if resource.resource_type == RESOURCE_TOPIC {
+        let Some(value) = value else {
+            return Ok(());
+        };
+        return configs::validate_topic_config(name, value)
+            .map_err(|m| ApiError::new(ErrorCode::InvalidConfig, m));
+    }
+    configs::validate_broker_config(name, value, resource.name.is_empty()).map_err(|refusal| {
+        match refusal {
+            BrokerConfigRefusal::Unknown(m) | BrokerConfigRefusal::Invalid(m) => {
+                ApiError::new(ErrorCode::InvalidConfig, m)
+            }
+            BrokerConfigRefusal::NotDynamic(m) | BrokerConfigRefusal::PerBrokerOnly(m) => {
+                ApiError::new(ErrorCode::InvalidRequest, m)
+            }
+        }
+    })
 }
 
 fn config_type(resource_type: i8, name: &str) -> Option<ConfigType> {
     if resource_type == RESOURCE_TOPIC {
         configs::topic_config(name).map(|d| d.config_type)
     } else {
-        None
+        configs::broker_config_of(name).map(|d| d.config_type)
     }
 }
 
@@ -1760,10 +1798,10 @@ impl Controller {
         new_topic_id: &mut dyn FnMut() -> Uuid,
     ) -> Result<(CreateTopicResult, Vec<MetadataRecord>), ApiError> {
         let name = topic.name.as_str();
-        if name == METADATA_TOPIC_NAME {
+        if is_internal_topic(name) {
             return Err(ApiError::new(
                 ErrorCode::InvalidRequest,
-                format!("Creation of internal topic {METADATA_TOPIC_NAME} is prohibited."),
+                format!("Creation of internal topic {name} is prohibited."),
             ));
         }
         validate_topic_name(name)
@@ -1804,7 +1842,7 @@ impl Controller {
                     format!("Duplicate config key {key}."),
                 ));
             }
-            validate_config(RESOURCE_TOPIC, key, value)?;
+            validate_config(&ConfigResource::topic(""), key, Some(value))?;
         }
         // Partition assignments, explicit or placed.
         let usable = usable_brokers(latest);
@@ -2204,8 +2242,14 @@ impl Controller {
 
     // ---- Configs ----
 
-    /// Checks that a config resource exists and is one keel manages.
-    fn check_resource(image: &Image, resource: &ConfigResource) -> Result<(), ApiError> {
+    /// Checks that a config resource exists and is one keel manages (a broker resource: a
+    /// registered broker, or `local` itself, which describes itself whether or not it is a
+    /// broker, as Kafka's controllers do).
+    fn check_resource(
+        image: &Image,
+        resource: &ConfigResource,
+        local: Option<i32>,
+    ) -> Result<(), ApiError> {
         match resource.resource_type {
             RESOURCE_TOPIC => {
                 if image.topic_id(&resource.name).is_none() {
@@ -2226,7 +2270,7 @@ impl Controller {
                         format!("Invalid broker name {}", resource.name),
                     )
                 })?;
-                if image.broker(id).is_none() {
+                if image.broker(id).is_none() && local != Some(id) {
                     return Err(ApiError::new(
                         ErrorCode::BrokerIdNotRegistered,
                         format!("No node with id {id} found."),
@@ -2331,7 +2375,7 @@ impl Controller {
         resource: &ConfigResource,
         ops: &[ConfigOp],
     ) -> Result<(ConfigMap, ConfigMap), ApiError> {
-        Self::check_resource(image, resource)?;
+        Self::check_resource(image, resource, None)?;
         let mut keys = BTreeSet::new();
         for op in ops {
             if !keys.insert(op.name.as_str()) {
@@ -2353,11 +2397,14 @@ impl Controller {
                             format!("Null value not supported for : {name}"),
                         )
                     })?;
-                    validate_config(resource.resource_type, name, value)?;
+                    validate_config(resource, name, Some(value))?;
                     target.insert(name.to_owned(), value.to_owned());
                 }
                 AlterConfigOp::Delete => {
-                    target.remove(name);
+                    // A key that is set can always go (even one an older keel accepted).
+                    if target.remove(name).is_none() {
+                        validate_config(resource, name, None)?;
+                    }
                 }
                 AlterConfigOp::Append | AlterConfigOp::Subtract => {
                     if config_type(resource.resource_type, name) != Some(ConfigType::List) {
@@ -2386,7 +2433,7 @@ impl Controller {
                     if value.is_empty() {
                         target.remove(name);
                     } else {
-                        validate_config(resource.resource_type, name, &value)?;
+                        validate_config(resource, name, Some(&value))?;
                         target.insert(name.to_owned(), value);
                     }
                 }
@@ -2414,7 +2461,7 @@ impl Controller {
         resource: &ConfigResource,
         configs: &[(String, Option<String>)],
     ) -> Result<(ConfigMap, ConfigMap), ApiError> {
-        Self::check_resource(image, resource)?;
+        Self::check_resource(image, resource, None)?;
         let mut target = BTreeMap::new();
         for (name, value) in configs {
             let value = value.as_deref().ok_or_else(|| {
@@ -2423,7 +2470,7 @@ impl Controller {
                     format!("Null value not supported for : {name}"),
                 )
             })?;
-            validate_config(resource.resource_type, name, value)?;
+            validate_config(resource, name, Some(value))?;
             if target.insert(name.clone(), value.to_owned()).is_some() {
                 return Err(ApiError::new(
                     ErrorCode::InvalidRequest,
@@ -2468,9 +2515,11 @@ impl Controller {
     /// Topics: every key set on the topic (`DynamicTopicConfig`), and with `include_defaults`
     /// every other topic config at Kafka's default (`DefaultConfig`); broker-level defaults
     /// (`log.retention.ms` and the like) are not resolved, since the controller does not know
-    /// the brokers' static configs. Brokers: keys set on the broker (`DynamicBrokerConfig`),
-    /// then cluster-wide keys it does not override (`DynamicDefaultBrokerConfig`); the
-    /// cluster-wide resource (empty name) lists its own keys.
+    /// the brokers' static configs. This node's own broker resource: every one of Kafka's
+    /// broker configs (`describe_local_broker_configs`). Another broker: keys set on it
+    /// (`DynamicBrokerConfig`), then cluster-wide keys it does not override
+    /// (`DynamicDefaultBrokerConfig`); the cluster-wide resource (empty name) lists its own
+    /// keys.
     pub fn describe_configs(&self, request: &DescribeConfigsRequest) -> DescribeConfigsReply {
         let image = &self.committed;
         let resources = request
@@ -2482,15 +2531,23 @@ impl Controller {
                     error: ApiError::NONE,
                     configs: Vec::new(),
                 };
-                if let Err(error) = Self::check_resource(image, resource) {
+                let local = self.config.local_node.as_ref();
+                if let Err(error) = Self::check_resource(image, resource, local.map(|l| l.0)) {
                     result.error = error;
                     return result;
                 }
                 let explicit = image.configs(resource);
+                let cluster = image.configs(&ConfigResource::broker(""));
+                let local_static = local
+                    .filter(|(id, _)| {
+                        resource.resource_type == RESOURCE_BROKER && resource.name == id.to_string()
+                    })
+                    .map(|(_, properties)| properties);
                 result.configs = if resource.resource_type == RESOURCE_TOPIC {
                     describe_topic_configs(explicit, keys.as_deref(), request.include_defaults)
+                } else if let Some(properties) = local_static {
+                    describe_local_broker_configs(explicit, cluster, properties, keys.as_deref())
                 } else {
-                    let cluster = image.configs(&ConfigResource::broker(""));
                     let source = if resource.name.is_empty() {
                         ConfigSource::DynamicDefaultBrokerConfig
                     } else {
@@ -2523,6 +2580,57 @@ impl Controller {
             .collect();
         DescribeConfigsReply { resources }
     }
+}
+
+/// This node's own broker resource as a Kafka broker describes itself: every one of Kafka's
+/// broker configs, each with the value that wins, in Kafka's order: set for this broker
+/// (`DYNAMIC_BROKER_CONFIG`), set for every broker (`DYNAMIC_DEFAULT_BROKER_CONFIG`, for keys
+/// that can be), in `server.properties` (`STATIC_BROKER_CONFIG`), else Kafka's default
+/// (`DEFAULT_CONFIG`). Keys Kafka reads only at start are read-only; passwords are sensitive
+/// and shown as null. Dynamic keys Kafka does not define (set by an older keel) follow.
+fn describe_local_broker_configs(
+    explicit: Option<&BTreeMap<String, String>>,
+    cluster: Option<&BTreeMap<String, String>>,
+    properties: &BTreeMap<String, String>,
+    keys: Option<&[String]>,
+) -> Vec<DescribedConfig> {
+    let wanted = |name: &str| keys.is_none_or(|k| k.iter().any(|k| k == name));
+    let explicit_value = |name: &str| explicit.and_then(|m| m.get(name));
+    let cluster_value = |name: &str| cluster.and_then(|m| m.get(name));
+    let mut configs = Vec::new();
+    for def in BROKER_CONFIGS.iter().filter(|d| wanted(d.name)) {
+        let (value, source) = if let Some(v) = explicit_value(def.name) {
+            (Some(v.clone()), ConfigSource::DynamicBrokerConfig)
+        } else if let Some(v) =
+            cluster_value(def.name).filter(|_| def.mode == UpdateMode::ClusterWide)
+        {
+            (Some(v.clone()), ConfigSource::DynamicDefaultBrokerConfig)
+        } else if let Some(v) = properties.get(def.name) {
+            (Some(v.clone()), ConfigSource::StaticBrokerConfig)
+        } else {
+            (def.default.map(str::to_owned), ConfigSource::DefaultConfig)
+        };
+        let sensitive = def.config_type == ConfigType::Password;
+        configs.push(DescribedConfig {
+            name: def.name.to_owned(),
+            value: if sensitive { None } else { value },
+            source,
+            read_only: def.mode == UpdateMode::ReadOnly,
+            is_sensitive: sensitive,
+        });
+    }
+    for (name, value) in explicit.into_iter().flatten() {
+        if configs::broker_config(name).is_none() && wanted(name) {
+            configs.push(DescribedConfig {
+                name: name.clone(),
+                value: Some(value.clone()),
+                source: ConfigSource::DynamicBrokerConfig,
+                read_only: false,
+                is_sensitive: false,
+            });
+        }
+    }
+    configs
 }
 
 /// A topic's configs as DescribeConfigs shows them (see `describe_configs`).

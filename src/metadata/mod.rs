@@ -10,11 +10,13 @@
 //! - [`controller`]: the active controller's decisions: requests validated against the latest
 //!   state and turned into the records of one batch, broker sessions, leader election.
 //! - [`placement`]: rack-aware round-robin replica placement for new partitions.
-//! - [`configs`]: the topic config keys keel accepts, with types and Kafka's defaults.
+//! - [`configs`]: the topic and broker config keys keel accepts, with types and Kafka's
+//!   defaults ([`broker_configs`]: Kafka's broker configs, generated from Kafka's own list).
 //!
 //! Record schemas are in `protocol-spec/schemas/*Record.json`, documented with their meaning
 //! in `protocol-spec/metadata-records.md`.
 
+pub mod broker_configs;
 pub mod configs;
 pub mod controller;
 pub mod image;

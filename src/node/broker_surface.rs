@@ -30,7 +30,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::metadata::controller::validate_topic_name;
+use crate::metadata::controller::{is_internal_topic, validate_topic_name};
 use crate::metadata::image::{
     BrokerRegistration, Image, Listener, NO_LEADER, PartitionView, TopicImage,
 };
@@ -442,7 +442,7 @@ impl TopicAnswer<'_, '_> {
             error_code: ErrorCode::None.code(),
             name,
             topic_id: self.topic_id(topic.id()),
-            is_internal: false,
+            is_internal: is_internal_topic(topic.name()),
             partitions,
             topic_authorized_operations: self.topic_operations,
             ..Default::default()

@@ -1064,21 +1064,14 @@ fn describe_configs_response(
     }
 }
 
-/// Kafka's `ConfigType` code of a key (v3+): known for topic configs, 0 (unknown) otherwise,
-/// since keel does not know the broker configs' types.
+/// Kafka's `ConfigType` code of a key (v3+), 0 (unknown) for a key Kafka does not define.
 fn config_type_id(resource_type: i8, name: &str) -> i8 {
-    if resource_type != RESOURCE_TOPIC {
-        return 0;
-    }
-    match configs::topic_config(name).map(|def| def.config_type) {
-        Some(ConfigType::Boolean) => 1,
-        Some(ConfigType::String) => 2,
-        Some(ConfigType::Int) => 3,
-        Some(ConfigType::Long) => 5,
-        Some(ConfigType::Double) => 6,
-        Some(ConfigType::List) => 7,
-        None => 0,
-    }
+    let config_type = if resource_type == RESOURCE_TOPIC {
+        configs::topic_config(name).map(|def| def.config_type)
+    } else {
+        configs::broker_config_of(name).map(|def| def.config_type)
+    };
+    config_type.map_or(0, ConfigType::wire_code)
 }
 
 fn reply_name(reply: &ControllerReply) -> &'static str {

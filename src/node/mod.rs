@@ -418,6 +418,7 @@ impl Node {
             session_timeout_ms: settings.broker_session_timeout_ms,
             default_num_partitions: settings.num_partitions,
             default_replication_factor: settings.default_replication_factor,
+            local_node: Some((config.node_id as i32, config.properties.clone())),
             ..ControllerConfig::new(&data_dir.meta.cluster_id)
         };
         let machine = StateMachine::open(

@@ -522,6 +522,17 @@ fn a_topic_whose_partitions_are_not_applied_yet_is_left_out_or_unknown() {
     assert_eq!(summary(&created), [(Some("creating"), NONE)]);
 }
 
+#[test]
+fn internal_topics_are_marked_internal_as_kafka_marks_them() {
+    let mut c = cluster();
+    let offsets = Uuid::from_bytes([0x0f; 16]);
+    c.topic("__consumer_offsets", offsets)
+        .partition(offsets, 0, &[1], &[1], 1);
+    let response = metadata_response(&c.image, &on(CLIENTS, 1), &all_topics(12), 12);
+    assert!(topic(&response, "__consumer_offsets").is_internal);
+    assert!(!topic(&response, "orders").is_internal);
+}
+
 // ---- Partitions ----
 
 #[test]

@@ -1488,8 +1488,9 @@ fn describe_configs_answers_at_every_version() {
                 )
             })
             .collect();
-        // ConfigType exists from v3: list 7, long 5, boolean 1; unknown (0) for brokers.
-        let types: [i8; 4] = if version >= 3 { [7, 5, 1, 0] } else { [0; 4] };
+        // ConfigType exists from v3: list 7, long 5, boolean 1, int 3 (a broker config's
+        // type from Kafka's list).
+        let types: [i8; 4] = if version >= 3 { [7, 5, 1, 3] } else { [0; 4] };
         assert_eq!(
             entries,
             vec![
