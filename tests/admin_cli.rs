@@ -1118,6 +1118,38 @@ fn configs_of_a_broker_are_asked_of_that_broker() {
 }
 
 #[test]
+fn deleting_a_config_that_is_not_set_is_refused_before_anything_changes() {
+    let fake = configs_fake();
+    // num.io.threads is only static there, foo is nowhere: as kafka-configs.sh, nothing is
+    // sent and the command fails with Kafka's words.
+    let run = keel_at(
+        &fake,
+        &[
+            "configs",
+            "delete",
+            "--entity-type",
+            "brokers",
+            "--entity-name",
+            "2",
+            "--delete-config",
+            "log.cleaner.threads,num.io.threads,foo",
+        ],
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "cannot change broker 2: INVALID_CONFIG: Invalid config(s): num.io.threads,foo"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(fake.seen_api(ApiKey::IncrementalAlterConfigs).is_empty());
+    let asked = fake.seen_api(ApiKey::DescribeConfigs);
+    assert_eq!(asked.len(), 1);
+    assert_eq!(asked[0].node, 2, "a broker's configs are asked of it");
+}
+
+#[test]
 fn configs_set_and_delete_go_to_the_controller() {
     let fake = configs_fake();
     let run = keel_at(
@@ -1362,6 +1394,38 @@ fn quorum_describe_through_a_broker_that_forwards_describe_quorum() {
     );
     let sent = fake.seen_api(ApiKey::DescribeQuorum);
     assert!(sent.iter().all(|s| s.version == 2));
+}
+
+#[test]
+fn quorum_describe_at_a_broker_with_bootstrap_controller_names_the_alternative() {
+    // What Kafka's brokers (and keel's) answer a DescribeCluster for controllers.
+    let broker = FakeCluster::start(1, |_, request| match &request.body {
+        RequestBody::DescribeCluster(_) => {
+            Answer::Body(ResponseBody::DescribeCluster(DescribeClusterResponse {
+                error_code: ErrorCode::MismatchedEndpointType.code(),
+                error_message: Some("The request was sent to an endpoint of type BROKER".into()),
+                ..Default::default()
+            }))
+        }
+        _ => Answer::Default,
+    });
+    let run = keel(&[
+        "quorum",
+        "describe",
+        "--bootstrap-controller",
+        &broker.address(1),
+        "--timeout-ms",
+        "5000",
+    ]);
+    assert_eq!(run.code, 6, "{}", run.stderr);
+    assert_eq!(
+        run.stderr,
+        format!(
+            "keel: {} does not serve DescribeQuorum for controllers (it is a broker: ask it \
+             with --bootstrap-server)\n",
+            broker.address(1)
+        )
+    );
 }
 
 #[test]

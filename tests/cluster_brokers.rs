@@ -407,3 +407,83 @@ fn a_broker_stopped_with_sigterm_hands_its_leaderships_over_before_it_exits() {
     eprintln!("controlled shutdown took {took:?}");
     assert_eq!(after.topics[0].partitions.len(), 6);
 }
+
+#[test]
+fn configs_describe_all_of_a_broker_shows_its_static_values_and_kafkas_defaults() {
+    let cluster = Cluster::start("brokers-configs", 3, settings());
+    let broker = cluster.broker_ids()[0];
+    wait_unfenced(&cluster, broker);
+    let address = cluster.address(broker);
+    let name = broker.to_string();
+    let keel = |args: &[&str]| {
+        let output = common::run_keel(args, Duration::from_secs(30));
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (code, stdout, stderr) = keel(&[
+        "configs",
+        "describe",
+        "--bootstrap-server",
+        &address,
+        "--entity-type",
+        "brokers",
+        "--entity-name",
+        &name,
+        "--all",
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let line = |key: &str| {
+        stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{key} ")))
+            .unwrap_or_else(|| panic!("{key} not shown:\n{stdout}"))
+            .to_owned()
+    };
+    // broker.heartbeat.interval.ms is in its server.properties (100); log.retention.hours is
+    // left at Kafka's default.
+    let heartbeat = line("broker.heartbeat.interval.ms");
+    assert!(
+        heartbeat.contains(" 100 ") && heartbeat.contains("STATIC_BROKER_CONFIG"),
+        "{heartbeat}"
+    );
+    let retention = line("log.retention.hours");
+    assert!(
+        retention.contains(" 168 ") && retention.contains("DEFAULT_CONFIG"),
+        "{retention}"
+    );
+
+    // Setting a dynamic key, then deleting it twice: the second time it is not set.
+    let alter = |verb: &str, option: &str, value: &str| {
+        keel(&[
+            "configs",
+            verb,
+            "--bootstrap-server",
+            &address,
+            "--entity-type",
+            "brokers",
+            "--entity-name",
+            &name,
+            option,
+            value,
+        ])
+    };
+    let (code, _, stderr) = alter("set", "--add-config", "log.cleaner.threads=2");
+    assert_eq!(code, Some(0), "{stderr}");
+    let (code, _, stderr) = alter("set", "--add-config", "log.dirs=/elsewhere");
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("Cannot update these configs dynamically: Set(log.dirs)"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = alter("delete", "--delete-config", "log.cleaner.threads");
+    assert_eq!(code, Some(0), "{stderr}");
+    let (code, _, stderr) = alter("delete", "--delete-config", "log.cleaner.threads");
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("Invalid config(s): log.cleaner.threads"),
+        "{stderr}"
+    );
+}

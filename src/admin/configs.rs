@@ -8,8 +8,12 @@
 //!   every entry.
 //! - `set` and `delete`: one IncrementalAlterConfigs to the controller (SET or DELETE per key),
 //!   all-or-nothing for the resource, with `NOT_CONTROLLER` retried ([`super::session`]).
+//!   Before a deletion the entity is described, and a key that is not set dynamically is
+//!   refused without changing anything ("Invalid config(s): k", as kafka-configs.sh does).
 
 use std::fmt::Write;
+
+use crate::protocol::ErrorCode;
 
 use crate::protocol::messages::{
     DescribeConfigsRequest, DescribeConfigsResponse, IncrementalAlterConfigsRequest,
@@ -20,7 +24,9 @@ use super::args::{parse_add_config, parse_delete_config};
 use super::error::{AdminError, KafkaError};
 use super::json::Json;
 use super::output::Output;
-use super::session::{BOOTSTRAP, ConnectOptions, NodeIndex, is_not_controller, match_by_name};
+use super::session::{
+    BOOTSTRAP, ConnectOptions, NodeIndex, Session, is_not_controller, match_by_name,
+};
 use super::table::{Table, printable};
 
 /// IncrementalAlterConfigs operations.
@@ -355,12 +361,7 @@ pub fn describe(connect: &ConnectOptions, options: &DescribeOptions) -> Result<O
     // asked of itself.
     let mut groups: Vec<(NodeIndex, Vec<Entity>)> = Vec::new();
     for entity in entities {
-        let node = match (entity.kind, entity.name.parse::<i32>()) {
-            (EntityType::Brokers, Ok(id)) if session.view().brokers.iter().any(|b| b.id == id) => {
-                session.node_for_broker(id)?
-            }
-            _ => BOOTSTRAP,
-        };
+        let node = node_for(&mut session, &entity)?;
         match groups.iter_mut().find(|(n, _)| *n == node) {
             Some((_, group)) => group.push(entity),
             None => groups.push((node, vec![entity])),
@@ -374,6 +375,55 @@ pub fn describe(connect: &ConnectOptions, options: &DescribeOptions) -> Result<O
         outcomes.extend(group.into_iter().zip(results));
     }
     Ok(describe_output(options.kind, &outcomes, options.all))
+}
+
+/// The node to ask about `entity`: a broker of itself (a Kafka broker describes only its own
+/// configs), anything else of the bootstrap broker.
+fn node_for(session: &mut Session, entity: &Entity) -> Result<NodeIndex, AdminError> {
+    match (entity.kind, entity.name.parse::<i32>()) {
+        (EntityType::Brokers, Ok(id)) if session.view().brokers.iter().any(|b| b.id == id) => {
+            session.node_for_broker(id)
+        }
+        _ => Ok(BOOTSTRAP),
+    }
+}
+
+/// The keys set dynamically on `entity` (what `describe` shows without `--all`), or the
+/// error the entity was answered with.
+fn dynamic_keys(
+    session: &mut Session,
+    entity: &Entity,
+) -> Result<Result<Vec<String>, KafkaError>, AdminError> {
+    let node = node_for(session, entity)?;
+    let group = std::slice::from_ref(entity);
+    let (_, response): (i16, DescribeConfigsResponse) =
+        session.call(node, 0, |_| Ok(describe_configs_request(group)))?;
+    let mut outcomes = describe_outcomes(group, &response, session.address(node))?;
+    Ok(outcomes.remove(0).map(|entries| {
+        entries
+            .into_iter()
+            .filter(|e| is_dynamic(e.source))
+            .map(|e| e.name)
+            .collect()
+    }))
+}
+
+/// kafka-configs.sh refuses to delete a key that is not set, before it changes anything:
+/// "Invalid config(s): a,b" (its `InvalidConfigurationException`, exit status 1); `None`
+/// when every key to delete is among `set`.
+pub fn keys_not_set(change: &ConfigChange, set: &[String]) -> Option<KafkaError> {
+    let missing: Vec<&str> = change
+        .delete
+        .iter()
+        .filter(|key| !set.contains(key))
+        .map(String::as_str)
+        .collect();
+    (!missing.is_empty()).then(|| {
+        KafkaError::new(
+            ErrorCode::InvalidConfig.code(),
+            Some(&format!("Invalid config(s): {}", missing.join(","))),
+        )
+    })
 }
 
 /// A change of one entity's configs.
@@ -557,6 +607,15 @@ pub fn alter(connect: &ConnectOptions, options: &AlterOptions) -> Result<Output,
     let change = options.change()?;
     let mut session = connect.open()?;
     let validate_only = options.validate_only;
+    if !change.delete.is_empty() {
+        let refusal = match dynamic_keys(&mut session, &change.entity)? {
+            Ok(set) => keys_not_set(&change, &set),
+            Err(error) => Some(error),
+        };
+        if let Some(error) = refusal {
+            return Ok(alter_output(&[(change, Some(error))], validate_only));
+        }
+    }
     let outcomes = session.call_controller(
         vec![change],
         0,

@@ -68,6 +68,12 @@ pub enum DescribeError {
     },
     /// Through a broker: bootstrapping or asking failed.
     Admin(AdminError),
+    /// `--bootstrap-controller` names a broker (it answered DescribeCluster for controllers
+    /// with `MISMATCHED_ENDPOINT_TYPE`, as Kafka's brokers do): the reverse of pointing
+    /// `--bootstrap-server` at a controller, and answered the same way (exit 6).
+    Broker {
+        address: String,
+    },
 }
 
 impl DescribeError {
@@ -79,6 +85,7 @@ impl DescribeError {
             DescribeError::Client(_) => EXIT_INCOMPATIBLE,
             DescribeError::Refused { .. } | DescribeError::NoLeader { .. } => EXIT_REFUSED,
             DescribeError::Admin(e) => e.exit_code(),
+            DescribeError::Broker { .. } => EXIT_INCOMPATIBLE,
         }
     }
 }
@@ -99,6 +106,11 @@ impl std::fmt::Display for DescribeError {
                 "the quorum has no leader right now (epoch {epoch}); try again"
             ),
             DescribeError::Admin(e) => write!(f, "{e}"),
+            DescribeError::Broker { address } => write!(
+                f,
+                "{address} does not serve DescribeQuorum for controllers (it is a broker: ask \
+                 it with --bootstrap-server)"
+            ),
         }
     }
 }
@@ -175,6 +187,11 @@ fn describe_with(
         },
         DESCRIBE_CLUSTER_VERSION,
     )?;
+    if cluster.error_code == ErrorCode::MismatchedEndpointType.code() {
+        return Err(DescribeError::Broker {
+            address: bootstrap.to_owned(),
+        });
+    }
     if cluster.error_code != ErrorCode::None.code() {
         return Err(refused(
             bootstrap,

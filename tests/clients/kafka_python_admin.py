@@ -107,6 +107,36 @@ def main():
         lambda: admin.create_partitions({"py-orders": NewPartitions(2)}),
     )
 
+    # A broker's configs: kafka-python checks the keys it alters against the broker's own
+    # DescribeConfigs list first (raise_on_unknown, on by default), as against Kafka.
+    broker_id = str(cluster["brokers"][0]["broker_id"])
+    altered = admin.alter_configs(
+        [ConfigResource(ConfigResourceType.BROKER, broker_id, {"log.cleaner.threads": "2"})]
+    )
+    check("alter_configs on a broker, checked against its list", altered == {"broker": {broker_id: "OK"}}, altered)
+    every = admin.describe_configs(
+        [ConfigResource(ConfigResourceType.BROKER, broker_id)], config_filter="all"
+    )["broker"][broker_id]
+    check("describe_configs of a broker lists Kafka's broker configs", len(every) > 250, len(every))
+    cleaner = every.get("log.cleaner.threads", {})
+    check(
+        "the altered key is dynamic and set",
+        cleaner.get("value") == "2" and cleaner.get("config_source") == "DYNAMIC_BROKER_CONFIG",
+        cleaner,
+    )
+    check(
+        "a key Kafka reads only at start is read-only",
+        every.get("log.dirs", {}).get("read_only") is True,
+        every.get("log.dirs"),
+    )
+    expect_error(
+        "a key no Kafka broker has",
+        ValueError,
+        lambda: admin.alter_configs(
+            [ConfigResource(ConfigResourceType.BROKER, broker_id, {"log.retention.forever": "1"})]
+        ),
+    )
+
     admin.delete_topics(["py-orders", "py-payments"])
     topics = admin.list_topics()
     check("delete_topics: gone", not ({"py-orders", "py-payments"} & set(topics)), topics)
