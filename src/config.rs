@@ -3,8 +3,13 @@
 //!
 //! Keys are Kafka's names where Kafka has one, with Kafka's defaults unless `constants.rs` gives
 //! keel's reason to differ. Every problem is one [`ConfigError`] naming the key (and the line)
-//! and what is wrong with it; an unknown key is an error too, so a typo never silently falls
-//! back to a default. Parsing is pure: [`Config::parse`] takes the file's text.
+//! and what is wrong with it. A Kafka `server.properties` works as it is: a key Kafka defines
+//! for a broker or controller that keel does not use is accepted and listed in
+//! [`Config::kafka_keys_ignored`] (the node logs them in one line), unless ignoring it would
+//! change what the operator asked for (a TLS or SASL listener, an authorizer), which is an
+//! error. Any other unknown key is an error with the nearest known key as a suggestion, so a
+//! typo never silently falls back to a default. Parsing is pure: [`Config::parse`] takes the
+//! file's text.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -13,15 +18,16 @@ use std::path::{Path, PathBuf};
 
 use crate::constants::{
     BROKER_HEARTBEAT_INTERVAL_MS_DEFAULT, BROKER_SESSION_TIMEOUT_MS_DEFAULT, CONFIG_FILE_BYTES_MAX,
-    DEFAULT_NUM_PARTITIONS, DEFAULT_REPLICATION_FACTOR, METADATA_MAX_IDLE_INTERVAL_MS_DEFAULT,
-    METADATA_SEGMENT_BYTES_MIN, RAFT_APPEND_LINGER_MS, RAFT_ELECTION_BACKOFF_MAX_MS,
-    RAFT_ELECTION_TIMEOUT_MS, RAFT_FETCH_TIMEOUT_MS, RAFT_MAX_VOTERS, RAFT_REQUEST_TIMEOUT_MS,
-    RAFT_RETRY_BACKOFF_MS, SEGMENT_BYTES_DEFAULT, SEGMENT_BYTES_MAX,
+    CONFIG_KEY_SUGGESTION_DISTANCE_MAX, DEFAULT_NUM_PARTITIONS, DEFAULT_REPLICATION_FACTOR,
+    METADATA_MAX_IDLE_INTERVAL_MS_DEFAULT, METADATA_SEGMENT_BYTES_MIN, RAFT_APPEND_LINGER_MS,
+    RAFT_ELECTION_BACKOFF_MAX_MS, RAFT_ELECTION_TIMEOUT_MS, RAFT_FETCH_TIMEOUT_MS, RAFT_MAX_VOTERS,
+    RAFT_REQUEST_TIMEOUT_MS, RAFT_RETRY_BACKOFF_MS, SEGMENT_BYTES_DEFAULT, SEGMENT_BYTES_MAX,
     SERVER_CLIENT_CONNECTIONS_DEFAULT, SERVER_CLIENT_CONNECTIONS_MAX,
     SERVER_CONNECTIONS_IDLE_MS_DEFAULT, SERVER_CONNECTIONS_PER_IP_DEFAULT,
     SERVER_QUEUED_REQUEST_BYTES_DEFAULT, SNAPSHOT_MAX_INTERVAL_MS_DEFAULT,
     SNAPSHOT_MAX_RECORD_BYTES_DEFAULT, SOCKET_REQUEST_BYTES_MAX_DEFAULT, TIMEOUT_MS_MAX,
 };
+use crate::metadata::broker_configs::{BROKER_CONFIGS, KAFKA_KEYS_RETIRED};
 use crate::protocol::Uuid;
 
 /// One problem with the configuration.
@@ -165,6 +171,8 @@ pub struct Config {
     /// Every `key=value` of the file as given: what this node's DescribeConfigs shows as its
     /// static broker configuration (`STATIC_BROKER_CONFIG`), as Kafka's brokers do.
     pub properties: BTreeMap<String, String>,
+    /// Keys of the file that Kafka defines but keel does not use, in file order.
+    pub kafka_keys_ignored: Vec<String>,
 }
 
 /// The keys keel understands, with a one-line description (for error messages and docs).
@@ -266,6 +274,14 @@ pub const KEYS: &[(&str, &str)] = &[
         "brokers: interval of the heartbeats to the active controller",
     ),
     ("broker.rack", "brokers: the rack of this broker"),
+    (
+        "listener.security.protocol.map",
+        "NAME:PROTOCOL,... (keel serves PLAINTEXT only: any other protocol is refused)",
+    ),
+    (
+        "broker.id",
+        "Kafka's older name of node.id: if set, it must equal node.id",
+    ),
 ];
 
 /// Parses Java-properties text into (key, value, line) in file order. Supports `=`, `:` and
@@ -559,13 +575,24 @@ impl Config {
     /// Validates properties text.
     pub fn parse(text: &str) -> Result<Config, ConfigError> {
         let mut values: BTreeMap<String, (String, usize)> = BTreeMap::new();
+        let mut kafka_keys_ignored = Vec::new();
         for (key, value, line) in parse_properties(text)? {
             if !KEYS.iter().any(|(known, _)| *known == key) {
-                return Err(ConfigError {
-                    key: Some(key.clone()),
-                    line: Some(line),
-                    message: "unknown key (keel's keys are listed in docs/operations.md)".into(),
-                });
+                if !is_kafka_key(&key) {
+                    return Err(ConfigError {
+                        key: Some(key.clone()),
+                        line: Some(line),
+                        message: unknown_key_message(&key),
+                    });
+                }
+                if let Some(refusal) = kafka_key_refusal(&key, &value) {
+                    return Err(ConfigError {
+                        key: Some(key.clone()),
+                        line: Some(line),
+                        message: refusal,
+                    });
+                }
+                kafka_keys_ignored.push(key.clone());
             }
             if let Some((_, first_line)) = values.get(&key) {
                 return Err(ConfigError {
@@ -589,18 +616,46 @@ impl Config {
         let get = |key: &str| values.get(key).map(|(value, _)| value.as_str());
         let require = |key: &str| get(key).ok_or_else(|| error(key, "is required"));
 
-        let roles = located(
-            line_of("process.roles"),
-            parse_roles(require("process.roles")?),
-        )?;
+        let roles = match get("process.roles") {
+            Some(value) => located(line_of("process.roles"), parse_roles(value))?,
+            None => {
+                return Err(error(
+                    "process.roles",
+                    "is required: keel runs in KRaft mode only (broker, controller, or broker,controller)",
+                ));
+            }
+        };
         let node_id = located(
             line_of("node.id"),
             parse_u64("node.id", require("node.id")?, 0, i32::MAX as u64),
         )? as u32;
-        let voters = located(
-            line_of("controller.quorum.voters"),
-            parse_voters(require("controller.quorum.voters")?),
-        )?;
+        if let Some(broker_id) = get("broker.id")
+            && broker_id.trim() != node_id.to_string()
+        {
+            // Kafka's rule in KRaft mode: the two names must not disagree.
+            return located(
+                line_of("broker.id"),
+                Err(error(
+                    "broker.id",
+                    format!(
+                        "{broker_id} differs from node.id ({node_id}); remove it or make them equal"
+                    ),
+                )),
+            );
+        }
+        let voters = match get("controller.quorum.voters") {
+            Some(value) => located(line_of("controller.quorum.voters"), parse_voters(value))?,
+            None if get("controller.quorum.bootstrap.servers").is_some() => {
+                return located(
+                    line_of("controller.quorum.bootstrap.servers"),
+                    Err(error(
+                        "controller.quorum.bootstrap.servers",
+                        "a dynamic quorum (KIP-853) is not supported yet: list the voters in controller.quorum.voters (id@host:port,...)",
+                    )),
+                );
+            }
+            None => return Err(error("controller.quorum.voters", "is required")),
+        };
         if roles.controller && !voters.iter().any(|v| v.id == node_id) {
             return Err(error(
                 "controller.quorum.voters",
@@ -618,6 +673,10 @@ impl Config {
             ));
         }
         let listeners = located(line_of("listeners"), parse_listeners(require("listeners")?))?;
+        located(
+            line_of("listener.security.protocol.map"),
+            check_plaintext_listeners(get("listener.security.protocol.map"), &listeners),
+        )?;
         let controller_listener_names: Vec<String> = require("controller.listener.names")?
             .split(',')
             .map(|name| name.trim().to_ascii_uppercase())
@@ -656,7 +715,15 @@ impl Config {
         let advertised_listeners = if roles.broker {
             located(
                 line_of("advertised.listeners"),
-                advertised(get("advertised.listeners"), &broker_listeners),
+                advertised(
+                    get("advertised.listeners"),
+                    &broker_listeners,
+                    if roles.controller {
+                        &controller_listener_names
+                    } else {
+                        &[]
+                    },
+                ),
             )?
         } else {
             Vec::new()
@@ -692,6 +759,7 @@ impl Config {
                 .iter()
                 .map(|(key, (value, _))| (key.clone(), value.clone()))
                 .collect(),
+            kafka_keys_ignored,
             roles,
             node_id,
             voters,
@@ -897,6 +965,112 @@ impl Config {
     }
 }
 
+/// Kafka's security protocols, of which keel serves the first only (for now).
+const SECURITY_PROTOCOLS: [&str; 4] = ["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"];
+
+/// Every listener's security protocol (`listener.security.protocol.map`, where a listener not
+/// in the map and named after a protocol uses that protocol, as in Kafka, and any other name
+/// is PLAINTEXT) must be PLAINTEXT: a node that was asked for TLS or SASL refuses to start
+/// rather than serve that listener unencrypted and unauthenticated.
+fn check_plaintext_listeners(map: Option<&str>, listeners: &[Listener]) -> Result<(), ConfigError> {
+    const KEY: &str = "listener.security.protocol.map";
+    let mut mapped: Vec<(String, String)> = Vec::new();
+    for entry in map.unwrap_or("").split(',').map(str::trim) {
+        if entry.is_empty() {
+            continue;
+        }
+        let Some((name, protocol)) = entry.split_once(':') else {
+            return Err(error(KEY, format!("{entry:?} is not NAME:PROTOCOL")));
+        };
+        let protocol = protocol.trim().to_ascii_uppercase();
+        if !SECURITY_PROTOCOLS.contains(&protocol.as_str()) {
+            return Err(error(
+                KEY,
+                format!(
+                    "{protocol} is not a security protocol (one of {})",
+                    SECURITY_PROTOCOLS.join(", ")
+                ),
+            ));
+        }
+        mapped.push((name.trim().to_ascii_uppercase(), protocol));
+    }
+    for listener in listeners {
+        let protocol = match mapped.iter().find(|(name, _)| *name == listener.name) {
+            Some((_, protocol)) => protocol.as_str(),
+            None if SECURITY_PROTOCOLS.contains(&listener.name.as_str()) => &listener.name,
+            None => "PLAINTEXT",
+        };
+        if protocol != "PLAINTEXT" {
+            return Err(error(
+                KEY,
+                format!(
+                    "listener {} would use {protocol}, but keel serves PLAINTEXT only (TLS and SASL are not supported yet); it will not serve that listener unprotected",
+                    listener.name
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A key that Kafka defines for a broker or controller (Kafka 4.x's, or a 3.9 file's retired
+/// ones), directly or behind a `listener.name.<listener>.` prefix.
+fn is_kafka_key(key: &str) -> bool {
+    crate::metadata::configs::broker_config_of(key).is_some() || KAFKA_KEYS_RETIRED.contains(&key)
+}
+
+/// Why a Kafka key keel does not use cannot be ignored, if it cannot: ignoring it would run
+/// the node other than its operator asked.
+fn kafka_key_refusal(key: &str, value: &str) -> Option<String> {
+    match key {
+        "authorizer.class.name" if !value.trim().is_empty() => Some(format!(
+            "keel has no authorizer yet, so it cannot enforce {}: remove the key (every client may do everything) rather than believe it is enforced",
+            value.trim()
+        )),
+        _ => None,
+    }
+}
+
+/// The error message for a key neither keel nor Kafka defines, with the nearest known key.
+fn unknown_key_message(key: &str) -> String {
+    const LISTED: &str = "keel's keys are listed in docs/operations.md";
+    let candidates = KEYS
+        .iter()
+        .map(|(name, _)| (*name, true))
+        .chain(BROKER_CONFIGS.iter().map(|def| (def.name, false)))
+        .chain(KAFKA_KEYS_RETIRED.iter().map(|name| (*name, false)));
+    let nearest = candidates
+        .map(|(name, keel)| (edit_distance(key, name), name, keel))
+        .min_by_key(|(distance, name, _)| (*distance, *name));
+    match nearest {
+        Some((distance, name, keel)) if distance <= CONFIG_KEY_SUGGESTION_DISTANCE_MAX => {
+            let whose = if keel {
+                ""
+            } else {
+                " (a Kafka key keel ignores)"
+            };
+            format!("unknown key; did you mean {name}{whose}? ({LISTED})")
+        }
+        _ => format!("unknown key, neither keel's nor Kafka's ({LISTED})"),
+    }
+}
+
+/// Levenshtein distance between two keys, by bytes (keys are ASCII).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b = b.as_bytes();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    let mut current = vec![0; b.len() + 1];
+    for (i, &ca) in a.as_bytes().iter().enumerate() {
+        current[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(ca != cb);
+            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
+        }
+        std::mem::swap(&mut previous, &mut current);
+    }
+    previous[b.len()]
+}
+
 fn parse_roles(value: &str) -> Result<Roles, ConfigError> {
     const KEY: &str = "process.roles";
     let mut roles = Roles {
@@ -925,15 +1099,26 @@ fn parse_roles(value: &str) -> Result<Roles, ConfigError> {
 /// `advertised.listeners` for the broker listeners `bound`: each named entry replaces the
 /// address of the listener with that name; unnamed listeners advertise their own address,
 /// which must then be one a client can connect to.
-fn advertised(value: Option<&str>, bound: &[&Listener]) -> Result<Vec<Listener>, ConfigError> {
+/// The broker's advertised listeners: `advertised.listeners` where it names a broker
+/// listener, the bound address otherwise. A combined node may also advertise its controller
+/// listeners, as Kafka 3.9's own `server.properties` does; keel's voters are reached at the
+/// addresses in `controller.quorum.voters`, so those entries are accepted and not used.
+fn advertised(
+    value: Option<&str>,
+    bound: &[&Listener],
+    controller_listener_names: &[String],
+) -> Result<Vec<Listener>, ConfigError> {
     const KEY: &str = "advertised.listeners";
-    let given = match value {
+    let given: Vec<Listener> = match value {
         Some(value) => parse_listeners(value).map_err(|mut e| {
             e.key = Some(KEY.into());
             e
         })?,
         None => Vec::new(),
-    };
+    }
+    .into_iter()
+    .filter(|a| !controller_listener_names.contains(&a.name))
+    .collect();
     if let Some(stray) = given
         .iter()
         .find(|a| !bound.iter().any(|l| l.name == a.name))
@@ -1129,19 +1314,184 @@ metadata.log.dir=/var/lib/keel/meta
 
     #[test]
     fn an_unknown_or_repeated_key_is_an_error_with_its_line() {
-        let err = with("num.network.threads=3").unwrap_err();
+        let err = with("num.netwrok.threads=3").unwrap_err();
         assert_eq!(
             (err.key.as_deref(), err.line),
-            (Some("num.network.threads"), Some(7))
+            (Some("num.netwrok.threads"), Some(7))
         );
-        assert!(
-            err.to_string()
-                .starts_with("line 7: num.network.threads: unknown key"),
-            "{err}"
+        assert_eq!(
+            err.to_string(),
+            "line 7: num.netwrok.threads: unknown key; did you mean num.network.threads (a Kafka key keel ignores)? (keel's keys are listed in docs/operations.md)"
         );
         let err = with("node.id=2").unwrap_err();
         assert_eq!(err.key.as_deref(), Some("node.id"));
         assert!(err.message.contains("first on line 2"), "{err}");
+    }
+
+    #[test]
+    fn a_misspelt_key_is_refused_with_the_nearest_key() {
+        for (typo, nearest) in [
+            ("num.partiton", "num.partitions"),
+            ("controller.quorum.voter", "controller.quorum.voters"),
+            ("metadata.log.dirs", "metadata.log.dir"),
+            ("log.retention.hour", "log.retention.hours"),
+            ("zookeeper.conect", "zookeeper.connect"),
+        ] {
+            let err = with(&format!("{typo}=1")).unwrap_err();
+            assert_eq!(err.key.as_deref(), Some(typo));
+            assert!(
+                err.message
+                    .starts_with(&format!("unknown key; did you mean {nearest}")),
+                "{typo}: {err}"
+            );
+        }
+        let err = with("favourite.colour=blue").unwrap_err();
+        assert_eq!(
+            err.message,
+            "unknown key, neither keel's nor Kafka's (keel's keys are listed in docs/operations.md)"
+        );
+    }
+
+    #[test]
+    fn kafka_keys_keel_does_not_use_are_accepted_and_listed() {
+        let config = with(
+            "num.network.threads=3\nlog.retention.hours=168\nsocket.send.buffer.bytes=102400\n\
+             listener.name.controller.ssl.keystore.location=/etc/k.pem\n\
+             listener.name.controller.scram-sha-256.sasl.jaas.config=x\n\
+             zookeeper.connect=localhost:2181\ninter.broker.protocol.version=3.9",
+        )
+        .unwrap();
+        assert_eq!(
+            config.kafka_keys_ignored,
+            [
+                "num.network.threads",
+                "log.retention.hours",
+                "socket.send.buffer.bytes",
+                "listener.name.controller.ssl.keystore.location",
+                "listener.name.controller.scram-sha-256.sasl.jaas.config",
+                "zookeeper.connect",
+                "inter.broker.protocol.version",
+            ]
+        );
+        // They are still what DescribeConfigs shows as this node's static configuration.
+        assert_eq!(config.properties["log.retention.hours"], "168");
+        assert!(
+            Config::parse(MINIMAL)
+                .unwrap()
+                .kafka_keys_ignored
+                .is_empty()
+        );
+        assert!(with("listener.name.controller.no.such.key=1").is_err());
+    }
+
+    #[test]
+    fn kafkas_own_server_properties_is_accepted() {
+        let text = include_str!("../tests/fixtures/kafka-3.9/server.properties");
+        let config = Config::parse(text).unwrap();
+        assert!(config.roles.broker && config.roles.controller);
+        assert_eq!(config.node_id, 1);
+        assert_eq!(
+            config.metadata_log_dir,
+            PathBuf::from("/tmp/kraft-combined-logs")
+        );
+        assert_eq!(
+            config.kafka_keys_ignored,
+            [
+                "inter.broker.listener.name",
+                "num.network.threads",
+                "num.io.threads",
+                "socket.send.buffer.bytes",
+                "socket.receive.buffer.bytes",
+                "num.recovery.threads.per.data.dir",
+                "offsets.topic.replication.factor",
+                "transaction.state.log.replication.factor",
+                "transaction.state.log.min.isr",
+                "log.retention.hours",
+                "log.segment.bytes",
+                "log.retention.check.interval.ms",
+            ]
+        );
+        for file in [
+            include_str!("../tests/fixtures/kafka-3.9/broker.properties"),
+            include_str!("../tests/fixtures/kafka-3.9/controller.properties"),
+        ] {
+            let err = Config::parse(file).unwrap_err();
+            assert_eq!(
+                err.key.as_deref(),
+                Some("controller.quorum.bootstrap.servers"),
+                "{err}"
+            );
+            assert!(err.message.contains("controller.quorum.voters"), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_listener_asked_to_use_tls_or_sasl_is_refused_not_served_plain() {
+        let mapped = |map: &str| {
+            with(&format!("listener.security.protocol.map={map}"))
+                .map(|_| ())
+                .map_err(|e| e.message)
+        };
+        assert_eq!(mapped("CONTROLLER:PLAINTEXT,SSL:SSL"), Ok(()));
+        assert!(
+            mapped("CONTROLLER:SSL")
+                .unwrap_err()
+                .contains("PLAINTEXT only")
+        );
+        assert!(
+            mapped("CONTROLLER:SASL_PLAINTEXT")
+                .unwrap_err()
+                .contains("would use SASL_PLAINTEXT")
+        );
+        assert!(
+            mapped("CONTROLLER:TLS")
+                .unwrap_err()
+                .contains("not a security protocol")
+        );
+        assert!(mapped("CONTROLLER").unwrap_err().contains("NAME:PROTOCOL"));
+        // A listener named after a protocol uses it, as in Kafka.
+        let named_ssl = MINIMAL.replace("CONTROLLER://", "SSL://").replace(
+            "controller.listener.names=CONTROLLER",
+            "controller.listener.names=SSL",
+        );
+        let err = Config::parse(&named_ssl).unwrap_err();
+        assert!(err.message.contains("listener SSL would use SSL"), "{err}");
+    }
+
+    #[test]
+    fn ignoring_an_authorizer_would_open_the_cluster_so_it_is_refused() {
+        assert!(with("authorizer.class.name=").is_ok());
+        let err =
+            with("authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer")
+                .unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("authorizer.class.name"));
+        assert!(err.message.contains("no authorizer"), "{err}");
+    }
+
+    #[test]
+    fn broker_id_may_repeat_node_id_but_not_contradict_it() {
+        assert!(with("broker.id=1").is_ok());
+        let err = with("broker.id=7").unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("broker.id"));
+        assert!(err.message.contains("differs from node.id (1)"), "{err}");
+    }
+
+    #[test]
+    fn a_zookeeper_mode_file_is_told_keel_runs_kraft_only() {
+        let err = Config::parse(
+            "broker.id=0\nzookeeper.connect=localhost:2181\nlog.dirs=/tmp/kafka-logs\n",
+        )
+        .unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("process.roles"));
+        assert!(err.message.contains("KRaft mode only"), "{err}");
+    }
+
+    #[test]
+    fn edit_distance_counts_single_edits() {
+        assert_eq!(edit_distance("node.id", "node.id"), 0);
+        assert_eq!(edit_distance("node.ids", "node.id"), 1);
+        assert_eq!(edit_distance("ndoe.id", "node.id"), 2);
+        assert_eq!(edit_distance("", "abc"), 3);
     }
 
     #[test]

@@ -5,16 +5,21 @@
 //! node, and formats them; later runs reuse them, so data survives restarts. Each child is
 //! a real `keel start`, its log lines streamed to this process's stdout prefixed with its node
 //! id (one reader thread per child: this is a supervisor, not a node, and does no I/O of its
-//! own besides). Ctrl-C (or SIGTERM) stops every child gracefully and waits for it.
+//! own besides). Ctrl-C (or SIGTERM) stops every child gracefully and waits for it: the
+//! brokers first, while the controllers can still grant their controlled shutdowns, then the
+//! controllers. The children run in their own process group, so the terminal's Ctrl-C reaches
+//! this supervisor only and the order holds, and each dies with it if it is killed outright.
+//! Segments are small (`DEV_SEGMENT_BYTES`): a dev directory is a few MiB per node.
 
 use std::io::{BufRead, BufReader, Write};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::admin::quorum;
 use crate::config::{Config, InitialController};
-use crate::constants::{DEV_LEADER_WAIT_MS, DEV_STOP_WAIT_MS};
+use crate::constants::{DEV_LEADER_WAIT_MS, DEV_SEGMENT_BYTES, DEV_STOP_WAIT_MS};
 use crate::node::datadir;
 use crate::server::signals::ShutdownSignal;
 use crate::storage::meta_properties::{MetaProperties, random_uuid};
@@ -88,7 +93,8 @@ pub fn dev_properties(options: &DevOptions, id: u32) -> String {
              controller.quorum.voters={}\n\
              listeners=PLAINTEXT://127.0.0.1:{}\n\
              controller.listener.names=CONTROLLER\n\
-             metadata.log.dir={}\n",
+             metadata.log.dir={}\n\
+             metadata.log.segment.bytes={DEV_SEGMENT_BYTES}\n",
             voters.join(","),
             port(id),
             options.dir.join(format!("node-{id}")).display()
@@ -101,7 +107,8 @@ pub fn dev_properties(options: &DevOptions, id: u32) -> String {
          controller.quorum.voters={}\n\
          listeners=CONTROLLER://127.0.0.1:{}\n\
          controller.listener.names=CONTROLLER\n\
-         metadata.log.dir={}\n",
+         metadata.log.dir={}\n\
+         metadata.log.segment.bytes={DEV_SEGMENT_BYTES}\n",
         voters.join(","),
         port(id),
         options.dir.join(format!("node-{id}")).display()
@@ -151,6 +158,7 @@ fn initial_controllers(configs: &[Config]) -> Result<Vec<InitialController>, Str
 
 struct Running {
     id: u32,
+    broker: bool,
     child: Child,
 }
 
@@ -198,12 +206,27 @@ pub fn run(options: &DevOptions, keel: &Path) -> Result<(), String> {
     let mut children = Vec::new();
     for (index, config) in configs.iter().enumerate() {
         let id = index as u32 + 1;
-        let mut child = Command::new(keel)
+        let mut command = Command::new(keel);
+        command
             .args(["start", "--config"])
             .arg(config)
             .args(["--cluster-id", &cluster])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
+            // Its own process group: the terminal's Ctrl-C goes to this process only, which
+            // then stops the nodes in order.
+            .process_group(0);
+        // SAFETY: prctl(2) only, which is async-signal-safe, between fork and exec.
+        unsafe {
+            command.pre_exec(|| {
+                // A node outlives no supervisor that was killed outright (SIGKILL, a crash).
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let mut child = command
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", keel.display()))?;
         for stream in [
@@ -226,7 +249,11 @@ pub fn run(options: &DevOptions, keel: &Path) -> Result<(), String> {
                 }
             });
         }
-        children.push(Running { id, child });
+        children.push(Running {
+            id,
+            broker: id > options.controllers,
+            child,
+        });
     }
     let bootstrap = format!("127.0.0.1:{}", options.base_port);
     let result = wait_for_leader(&mut children, &mut signal, &bootstrap);
@@ -317,21 +344,35 @@ fn wait_for_leader(
     }
 }
 
-/// SIGTERM every child, wait for it, and kill what does not stop in time.
+/// Stops every child: the brokers first (their controlled shutdowns need a controller), then
+/// the controllers.
 fn stop(children: &mut [Running]) {
-    for running in children.iter() {
+    let started = Instant::now();
+    let (brokers, controllers): (Vec<&mut Running>, Vec<&mut Running>) =
+        children.iter_mut().partition(|running| running.broker);
+    stop_group(brokers);
+    stop_group(controllers);
+    println!(
+        "keel dev: all nodes stopped in {} ms.",
+        started.elapsed().as_millis()
+    );
+}
+
+/// SIGTERM every child of the group, wait for each, and kill what does not stop in time.
+fn stop_group(group: Vec<&mut Running>) {
+    for running in &group {
         // SAFETY: kill(2) on a child's pid, which we still own (not yet waited for).
         unsafe {
             libc::kill(running.child.id() as libc::pid_t, libc::SIGTERM);
         }
     }
     let deadline = Instant::now() + Duration::from_millis(DEV_STOP_WAIT_MS);
-    for running in children.iter_mut() {
+    for running in group {
         loop {
             match running.child.try_wait() {
                 Ok(Some(_)) => break,
                 Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(50))
+                    std::thread::sleep(Duration::from_millis(10))
                 }
                 _ => {
                     eprintln!(
@@ -345,7 +386,6 @@ fn stop(children: &mut [Running]) {
             }
         }
     }
-    println!("keel dev: all nodes stopped.");
 }
 
 #[cfg(test)]

@@ -761,11 +761,20 @@ fn main() -> ExitCode {
             command: ClusterCommand::Describe { broker },
         } => finish(cluster::describe(&broker.connect()), broker.json),
         Command::Start { config, cluster_id } => {
-            let config = match load_config(&config) {
+            let config_path = config;
+            let config = match load_config(&config_path) {
                 Ok(config) => config,
                 Err(code) => return code,
             };
             init_logging();
+            if !config.kafka_keys_ignored.is_empty() {
+                log::warn!(
+                    "{}: {} Kafka setting(s) that keel does not use are ignored: {}",
+                    config_path.display(),
+                    config.kafka_keys_ignored.len(),
+                    config.kafka_keys_ignored.join(", ")
+                );
+            }
             match server::run_node(&config, cluster_id.as_deref()) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {

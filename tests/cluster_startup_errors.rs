@@ -142,8 +142,8 @@ mod cluster_startup_errors {
                 ),
             ),
             (
-                "num.network.threads",
-                format!("{base}num.network.threads=3\n"),
+                "num.netwrok.threads",
+                format!("{base}num.netwrok.threads=3\n"),
             ),
             (
                 "node.id",
@@ -181,9 +181,69 @@ mod cluster_startup_errors {
             );
             assert!(!fresh.exists(), "{key}: bad config touched the disk");
         }
+        // A misspelt key is answered with the key it was meant to be.
+        let config = cluster.root.join("bad.properties");
+        fs::write(&config, format!("{base}num.partiton=3\n")).unwrap();
+        let (_, stderr) = start_and_fail(&config, &[]);
+        assert!(stderr.contains("did you mean num.partitions?"), "{stderr}");
         // A file that does not exist is a configuration error too.
         let (code, stderr) = start_and_fail(&cluster.root.join("missing.properties"), &[]);
         assert_eq!(code, EXIT_CONFIG, "{stderr}");
         assert!(stderr.contains("missing.properties"), "{stderr}");
+    }
+
+    /// Kafka 3.9's own `config/kraft/server.properties` (tests/fixtures/kafka-3.9), with only
+    /// its addresses and directory changed for the test, starts a combined node that serves,
+    /// and says in one warning line which of its keys keel does not use.
+    #[test]
+    fn kafkas_own_server_properties_starts_with_one_warning_naming_the_unused_keys() {
+        let mut cluster = Cluster::new("kafka-server-properties", 1, Settings::fast());
+        let controller_port = cluster.node(1).port;
+        let broker_port = super::common::free_ports(1)[0];
+        let original = include_str!("fixtures/kafka-3.9/server.properties");
+        let adapted = original
+            .replace(
+                "listeners=PLAINTEXT://:9092,CONTROLLER://:9093",
+                &format!(
+                    "listeners=PLAINTEXT://127.0.0.1:{broker_port},CONTROLLER://127.0.0.1:{controller_port}"
+                ),
+            )
+            .replace("localhost:9092", &format!("127.0.0.1:{broker_port}"))
+            .replace("localhost:9093", &format!("127.0.0.1:{controller_port}"))
+            .replace(
+                "log.dirs=/tmp/kraft-combined-logs",
+                &format!("log.dirs={}", cluster.node(1).data_dir.display()),
+            );
+        let changed = original
+            .lines()
+            .zip(adapted.lines())
+            .filter(|(a, b)| a != b)
+            .count();
+        assert_eq!(
+            changed, 4,
+            "only listeners, advertised.listeners, the voters and log.dirs change"
+        );
+        fs::write(&cluster.node(1).config, &adapted).unwrap();
+        cluster.start_node(1);
+        cluster.wait_for_leader(Duration::from_secs(20));
+        cluster.wait_for_log(1, "broker 1 registered", Duration::from_secs(20));
+
+        let log = cluster.current_log(1);
+        let warnings: Vec<&str> = log.lines().filter(|l| l.contains(" WARN ")).collect();
+        assert_eq!(warnings.len(), 1, "one warning: {log}");
+        for key in [
+            "num.network.threads",
+            "log.retention.hours",
+            "socket.send.buffer.bytes",
+            "inter.broker.listener.name",
+            "log.segment.bytes",
+        ] {
+            assert!(warnings[0].contains(key), "{key} is named: {}", warnings[0]);
+        }
+        assert!(
+            warnings[0].contains("12 Kafka setting(s) that keel does not use are ignored"),
+            "{}",
+            warnings[0]
+        );
     }
 }

@@ -7,6 +7,9 @@
 
 use super::configs::{BrokerConfigDef, ConfigType::*, UpdateMode::*};
 
+/// Where the tables below come from.
+pub const KAFKA_CONFIGS_SOURCE: &str = "Kafka 3.9.0, generated/kafka_config.html";
+
 /// Kafka's broker configs, sorted by name.
 pub const BROKER_CONFIGS: &[BrokerConfigDef] = &[
     BrokerConfigDef {
@@ -1709,4 +1712,42 @@ pub const BROKER_CONFIGS: &[BrokerConfigDef] = &[
         default: Some("false"),
         mode: ClusterWide,
     },
+];
+
+/// Keys Kafka 3.9.0 defines for a broker that a KRaft broker of Kafka 4.x no longer knows
+/// (ZooKeeper mode and the 4.0 removals): a configuration file written for 3.9.0 may still
+/// set them, so keel accepts them (and ignores them) as it does the keys in the table.
+pub const KAFKA_KEYS_RETIRED: &[&str] = &[
+    "auto.include.jmx.reporter",
+    "broker.id.generation.enable",
+    "control.plane.listener.name",
+    "controlled.shutdown.max.retries",
+    "controlled.shutdown.retry.backoff.ms",
+    "delegation.token.master.key",
+    "inter.broker.protocol.version",
+    "log.message.downconversion.enable",
+    "log.message.format.version",
+    "log.message.timestamp.difference.max.ms",
+    "offsets.commit.required.acks",
+    "reserved.broker.max.id",
+    "zookeeper.clientCnxnSocket",
+    "zookeeper.connect",
+    "zookeeper.connection.timeout.ms",
+    "zookeeper.max.in.flight.requests",
+    "zookeeper.metadata.migration.enable",
+    "zookeeper.session.timeout.ms",
+    "zookeeper.set.acl",
+    "zookeeper.ssl.cipher.suites",
+    "zookeeper.ssl.client.enable",
+    "zookeeper.ssl.crl.enable",
+    "zookeeper.ssl.enabled.protocols",
+    "zookeeper.ssl.endpoint.identification.algorithm",
+    "zookeeper.ssl.keystore.location",
+    "zookeeper.ssl.keystore.password",
+    "zookeeper.ssl.keystore.type",
+    "zookeeper.ssl.ocsp.enable",
+    "zookeeper.ssl.protocol",
+    "zookeeper.ssl.truststore.location",
+    "zookeeper.ssl.truststore.password",
+    "zookeeper.ssl.truststore.type",
 ];

@@ -7,7 +7,9 @@
 //! returns to the active controller. Invariants: at most one request in flight; a failed or
 //! refused request is retried after a backoff, never at once; the incarnation id is fixed for
 //! the life of the process, so a restart is a new incarnation (KIP-631) and a re-sent
-//! registration of this one is idempotent.
+//! registration of this one is idempotent. Refusals that repeat while the condition lasts
+//! (no controller elected yet, the previous incarnation's session still alive) are logged once
+//! per cause per interval, with their count ([`WarningLimiter`]).
 
 use log::{info, warn};
 
@@ -15,6 +17,8 @@ use crate::protocol::messages::{
     BrokerHeartbeatRequest, BrokerRegistrationRequest, broker_registration_request,
 };
 use crate::protocol::{ApiKey, ErrorCode, RequestBody, ResponseBody, Uuid};
+
+use super::warning_limiter::WarningLimiter;
 
 /// The `metadata.version` levels this broker supports (the levels keel's records are written
 /// at). The controller refuses a broker that does not support the cluster's finalized level.
@@ -63,6 +67,8 @@ pub struct Lifecycle {
     shutting_down: bool,
     /// The controller said this broker may stop: it leads nothing any more.
     may_stop: bool,
+    /// Refusals of the registration, by cause, since the last success.
+    refusals: WarningLimiter,
 }
 
 impl Lifecycle {
@@ -74,6 +80,7 @@ impl Lifecycle {
             next_send_ms: now_ms,
             shutting_down: false,
             may_stop: false,
+            refusals: WarningLimiter::default(),
         }
     }
 
@@ -177,9 +184,17 @@ impl Lifecycle {
             (ApiKey::BrokerRegistration, ResponseBody::BrokerRegistration(r)) => {
                 match ErrorCode::from_code(r.error_code) {
                     Some(ErrorCode::None) => {
+                        let unlogged = self.refusals.reset();
                         info!(
-                            "broker {} registered: broker epoch {}, incarnation {}",
-                            self.settings.broker_id, r.broker_epoch, self.settings.incarnation_id
+                            "broker {} registered: broker epoch {}, incarnation {}{}",
+                            self.settings.broker_id,
+                            r.broker_epoch,
+                            self.settings.incarnation_id,
+                            if unlogged == 0 {
+                                String::new()
+                            } else {
+                                format!(" (after {unlogged} more refusals than were logged)")
+                            }
                         );
                         self.standing = Standing::Registered {
                             broker_epoch: r.broker_epoch,
@@ -193,12 +208,15 @@ impl Lifecycle {
                         // has not expired yet), NOT_CONTROLLER, a timeout: try again later.
                         // A wrong cluster id is also retried (the operator may be fixing
                         // the controllers), but said loudly.
-                        warn!(
-                            "broker {} registration refused: {} ({})",
-                            self.settings.broker_id,
-                            code.map_or("unknown error code", ErrorCode::name),
-                            r.error_code
-                        );
+                        let cause = code.map_or("unknown error code", ErrorCode::name);
+                        if let Some(admitted) = self.refusals.admit(cause, now_ms) {
+                            warn!(
+                                "broker {} registration refused: {cause} ({}){}",
+                                self.settings.broker_id,
+                                r.error_code,
+                                admitted.suffix()
+                            );
+                        }
                         self.next_send_ms = backoff;
                     }
                 }

@@ -22,6 +22,7 @@
 #![allow(dead_code)]
 
 pub mod brokers;
+pub mod dev;
 pub mod fake_broker;
 
 use std::fs::{self, OpenOptions};

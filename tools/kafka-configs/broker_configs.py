@@ -5,8 +5,10 @@ dynamic update mode) from the configuration page Kafka generates from its own Co
 
     python3 tools/kafka-configs/broker_configs.py KAFKA_CONFIG_HTML VERSION > src/metadata/broker_configs.rs
 
-Keys that only ZooKeeper mode had, and the ones Kafka 4.0 removed, are left out (the list
-below, `REMOVED_IN_4`), so the table is what a KRaft broker of Kafka 4.x describes.
+Keys that only ZooKeeper mode had, and the ones Kafka 4.0 removed, are left out of the table
+(the list below, `REMOVED_IN_4`), so the table is what a KRaft broker of Kafka 4.x describes;
+they are listed on their own (`KAFKA_KEYS_RETIRED`), because a `server.properties` written for
+that release may still carry them and keel accepts such a file (src/config.rs).
 """
 
 import html
@@ -70,8 +72,10 @@ def main():
     page = open(path, encoding="utf-8").read()
     items = re.findall(r'<h4><a id="([^"]+)"></a>.*?</h4>(.*?)</li>', page, re.S)
     rows = []
+    retired = []
     for name, body in items:
         if name.startswith("zookeeper.") or name in REMOVED_IN_4:
+            retired.append(name)
             continue
         fields = dict(re.findall(r"<tr><th>([^<]+):</th><td>(.*?)</td></tr>", body, re.S))
         rows.append(
@@ -94,6 +98,9 @@ def main():
 
 use super::configs::{{BrokerConfigDef, ConfigType::*, UpdateMode::*}};
 
+/// Where the tables below come from.
+pub const KAFKA_CONFIGS_SOURCE: &str = "Kafka {version}, generated/kafka_config.html";
+
 /// Kafka's broker configs, sorted by name.
 pub const BROKER_CONFIGS: &[BrokerConfigDef] = &[
 """
@@ -104,6 +111,18 @@ pub const BROKER_CONFIGS: &[BrokerConfigDef] = &[
             f"    BrokerConfigDef {{ name: {rust_string(name)}, config_type: {ty}, "
             f"default: {default_text}, mode: {mode} }},\n"
         )
+    out.write("];\n")
+    retired.sort()
+    out.write(
+        f"""
+/// Keys Kafka {version} defines for a broker that a KRaft broker of Kafka 4.x no longer knows
+/// (ZooKeeper mode and the 4.0 removals): a configuration file written for {version} may still
+/// set them, so keel accepts them (and ignores them) as it does the keys in the table.
+pub const KAFKA_KEYS_RETIRED: &[&str] = &[
+"""
+    )
+    for name in retired:
+        out.write(f"    {rust_string(name)},\n")
     out.write("];\n")
 
 
