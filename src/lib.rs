@@ -17,6 +17,7 @@
 //!   and recovery that tells a torn tail from corruption. Files and bytes only.
 //! - [`dump`]: `keel-dump`, which inspects and verifies a node's files with storage's own readers.
 //! - [`dev`]: `keel dev`, a local quorum as child processes of one command.
+//! - [`log_limit`]: warnings that repeat, limited to a few lines per window with a count.
 //! - [`metadata`]: the meaning of the log: typed records, the image they build, its snapshots,
 //!   and the quorum controller that turns requests into records. Pure.
 //! - [`raft`]: the consensus core, KRaft-style; pure and deterministic, events in, actions out.
@@ -28,6 +29,7 @@ pub mod config;
 pub mod constants;
 pub mod dev;
 pub mod dump;
+pub mod log_limit;
 pub mod metadata;
 pub mod node;
 pub mod protocol;

@@ -9,7 +9,7 @@
 //! the life of the process, so a restart is a new incarnation (KIP-631) and a re-sent
 //! registration of this one is idempotent. Refusals that repeat while the condition lasts
 //! (no controller elected yet, the previous incarnation's session still alive) are logged once
-//! per cause per interval, with their count ([`WarningLimiter`]).
+//! per cause per interval, with their count ([`CauseLimit`]).
 
 use log::{info, warn};
 
@@ -18,7 +18,8 @@ use crate::protocol::messages::{
 };
 use crate::protocol::{ApiKey, ErrorCode, RequestBody, ResponseBody, Uuid};
 
-use super::warning_limiter::WarningLimiter;
+use crate::constants::WARNING_REPEAT_INTERVAL_MS;
+use crate::log_limit::CauseLimit;
 
 /// The `metadata.version` levels this broker supports (the levels keel's records are written
 /// at). The controller refuses a broker that does not support the cluster's finalized level.
@@ -68,7 +69,7 @@ pub struct Lifecycle {
     /// The controller said this broker may stop: it leads nothing any more.
     may_stop: bool,
     /// Refusals of the registration, by cause, since the last success.
-    refusals: WarningLimiter,
+    refusals: CauseLimit,
 }
 
 impl Lifecycle {
@@ -80,7 +81,7 @@ impl Lifecycle {
             next_send_ms: now_ms,
             shutting_down: false,
             may_stop: false,
-            refusals: WarningLimiter::default(),
+            refusals: CauseLimit::new(WARNING_REPEAT_INTERVAL_MS),
         }
     }
 
@@ -193,7 +194,7 @@ impl Lifecycle {
                             if unlogged == 0 {
                                 String::new()
                             } else {
-                                format!(" (after {unlogged} more refusals than were logged)")
+                                format!(" (after {unlogged} refusals that were not logged)")
                             }
                         );
                         self.standing = Standing::Registered {
@@ -209,12 +210,10 @@ impl Lifecycle {
                         // A wrong cluster id is also retried (the operator may be fixing
                         // the controllers), but said loudly.
                         let cause = code.map_or("unknown error code", ErrorCode::name);
-                        if let Some(admitted) = self.refusals.admit(cause, now_ms) {
+                        if let Some(note) = self.refusals.allow(cause, now_ms) {
                             warn!(
-                                "broker {} registration refused: {cause} ({}){}",
-                                self.settings.broker_id,
-                                r.error_code,
-                                admitted.suffix()
+                                "broker {} registration refused: {cause} ({}){note}",
+                                self.settings.broker_id, r.error_code,
                             );
                         }
                         self.next_send_ms = backoff;

@@ -33,7 +33,6 @@ pub mod directories;
 pub mod fallback;
 pub mod forward;
 pub mod state_machine;
-pub mod warning_limiter;
 
 #[cfg(test)]
 mod request_matrix;

@@ -43,11 +43,11 @@ use super::admission::{Admission, Refusal};
 use super::inbound::{Inbound, ReadBudget};
 use super::outbound::{Completion, LinkConfig, LinkError, PeerLink};
 use super::signals::ShutdownSignal;
-use super::warn_limit::WarnLimit;
 use crate::constants::{
     CONNECTION_WARNING_WINDOW_MS, CONNECTION_WARNINGS_PER_WINDOW, SERVER_ACCEPT_RETRY_MS,
     SERVER_ACCEPTS_PER_ITERATION, SERVER_LISTEN_BACKLOG,
 };
+use crate::log_limit::WarnLimit;
 use crate::protocol::ApiKey;
 
 const SIGNAL_TOKEN: Token = Token(0);

@@ -7,7 +7,6 @@
 //!   correlation id, timeouts, reconnects with exponential backoff and jitter.
 //! - [`event_loop`]: the loop that drives a `Node` with all of the above.
 //! - [`signals`]: SIGTERM/SIGINT delivered into the poll through a self-pipe.
-//! - [`warn_limit`]: a budget for warnings a remote peer can trigger at will.
 //!
 //! All are driven by the event loop: they never block, never spawn, and never allocate beyond
 //! one frame per connection plus the responses owed to it; partly read frames beyond
@@ -21,7 +20,6 @@ pub mod event_loop;
 pub mod inbound;
 pub mod outbound;
 pub mod signals;
-pub mod warn_limit;
 
 use std::fmt;
 use std::net::SocketAddr;
