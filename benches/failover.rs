@@ -12,9 +12,13 @@
 //!     watermark past the offset at which its epoch starts (its LeaderChange record, read from
 //!     its log line "epoch starts at offset S"): the first commit by the new leader. The old
 //!     leader is restarted and the quorum settles before the next run. Measured once with
-//!     Kafka's default timeouts and once with the fast settings below. The baseline is the
-//!     fetch timeout, the time a follower waits before it may suspect the leader: the ratio
-//!     shows what the election itself adds.
+//!     Kafka's default timeouts and once with the fast settings below. A killed leader's
+//!     connections are reset by the kernel, which the followers act on at once (a pre-vote
+//!     after a random delay below 200 ms, `RAFT_LEADER_LOST_JITTER_MS`), so the ratio to the
+//!     fetch timeout, the time a follower would otherwise wait, is well below 1.
+//!     Then the same with the leader paused (SIGSTOP) with Kafka's defaults: its sockets stay
+//!     open and silent, so the followers wait out the fetch timeout and an election; the old
+//!     leader resumes (SIGCONT) and rejoins as a follower before the next run.
 //! (b) Start-up: three freshly formatted nodes are spawned back to back; the time is from just
 //!     before the first spawn to the first poll in which one of them answers as leader.
 //!     With Kafka's defaults (the final line) and with the fast settings.
@@ -173,9 +177,19 @@ fn epoch_start(cluster: &Cluster, id: u32, epoch: u32) -> Option<i64> {
         .ok()
 }
 
-/// One failover: kill -9 the leader of a settled quorum, time until the new leader's first
-/// commit, restart the old leader. Returns milliseconds.
-fn failover_once(cluster: &mut Cluster, rng: &mut Rng) -> f64 {
+/// How the leader is taken away.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    /// kill -9: the kernel resets its connections and refuses new ones, which the followers
+    /// act on at once.
+    Kill,
+    /// SIGSTOP: its sockets stay open and silent, so only the timeouts can tell.
+    Pause,
+}
+
+/// One failover: kill -9 (or SIGSTOP) the leader of a settled quorum, time until the new
+/// leader's first commit, restart (or SIGCONT) the old leader. Returns milliseconds.
+fn failover_once(cluster: &mut Cluster, rng: &mut Rng, fault: Fault) -> f64 {
     let (leader, epoch) = cluster.wait_for_leader(Duration::from_secs(60));
     cluster.wait_for_caught_up(Duration::from_secs(60));
     let survivors: Vec<u32> = cluster
@@ -192,7 +206,10 @@ fn failover_once(cluster: &mut Cluster, rng: &mut Rng) -> f64 {
         rng.below(cluster.settings.idle_interval_ms),
     ));
     let killed = Instant::now();
-    cluster.kill(leader);
+    match fault {
+        Fault::Kill => cluster.kill(leader),
+        Fault::Pause => common::signal(cluster.pid(leader), libc::SIGSTOP),
+    }
     let took = loop {
         let mut committed = None;
         for (id, client) in clients.iter_mut() {
@@ -223,18 +240,32 @@ fn failover_once(cluster: &mut Cluster, rng: &mut Rng) -> f64 {
         );
         thread::sleep(Duration::from_millis(1));
     };
-    cluster.start_node(leader);
+    match fault {
+        Fault::Kill => cluster.start_node(leader),
+        Fault::Pause => common::signal(cluster.pid(leader), libc::SIGCONT),
+    }
     took.as_secs_f64() * 1000.0
 }
 
-fn failover(name: &str, settings: Settings, runs: usize) -> f64 {
-    println!("# (a) failover, {name}: {}", describe_settings(&settings));
+fn failover(name: &str, settings: Settings, runs: usize, fault: Fault) -> f64 {
+    let name = match fault {
+        Fault::Kill => name.to_owned(),
+        Fault::Pause => format!("{name}_sigstop"),
+    };
+    println!(
+        "# (a) failover, {name}, leader {}: {}",
+        match fault {
+            Fault::Kill => "killed (SIGKILL)",
+            Fault::Pause => "paused (SIGSTOP)",
+        },
+        describe_settings(&settings)
+    );
     let fetch_timeout_ms = settings.fetch_timeout_ms as f64;
     let mut cluster = Cluster::new(&format!("bench-failover-{name}"), 3, settings);
     cluster.start_all();
     let mut rng = Rng::new();
     let times: Vec<f64> = (0..runs)
-        .map(|_| failover_once(&mut cluster, &mut rng))
+        .map(|_| failover_once(&mut cluster, &mut rng, fault))
         .collect();
     let rounded: Vec<String> = times.iter().map(|t| format!("{t:.0}")).collect();
     println!("failover_{name}_runs_ms: {}", rounded.join(" "));
@@ -356,8 +387,9 @@ fn main() {
         "# keel failover bench: 3 keel processes on 127.0.0.1, {} runs per measurement, idle window {} s",
         args.runs, args.idle_seconds
     );
-    let failover_defaults = failover("kafka_defaults", kafka_defaults(), args.runs);
-    let failover_fast = failover("fast", fast(), args.runs);
+    let failover_defaults = failover("kafka_defaults", kafka_defaults(), args.runs, Fault::Kill);
+    let failover_fast = failover("fast", fast(), args.runs, Fault::Kill);
+    let paused_defaults = failover("kafka_defaults", kafka_defaults(), args.runs, Fault::Pause);
     let startup_defaults = startup("kafka_defaults", kafka_defaults(), args.runs);
     startup("fast", fast(), args.runs);
     idle_cpu("fast", fast(), args.idle_seconds);
@@ -365,6 +397,7 @@ fn main() {
     println!("# total bench time {:.0} s", began.elapsed().as_secs_f64());
     println!("failover_kafka_defaults_median_ms: {failover_defaults:.0}");
     println!("failover_fast_median_ms: {failover_fast:.0}");
+    println!("failover_sigstop_kafka_defaults_median_ms: {paused_defaults:.0}");
     println!("startup_to_leader_median_ms: {startup_defaults:.0}");
     println!("idle_cpu_percent_3_nodes: {idle_defaults:.2}");
 }

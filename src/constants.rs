@@ -130,6 +130,15 @@ pub const RAFT_ELECTION_TIMEOUT_MS: u64 = 1_000;
 /// considers the leader gone and starts a pre-vote (Kafka `controller.quorum.fetch.timeout.ms`).
 pub const RAFT_FETCH_TIMEOUT_MS: u64 = 2_000;
 
+/// A follower whose connection to its leader was reset or refused (the leader's process is
+/// gone: the kernel closed its sockets) starts a pre-vote after a delay drawn from
+/// `[0, RAFT_LEADER_LOST_JITTER_MS)` instead of waiting out the fetch timeout. Every follower
+/// sees the same reset within a millisecond; the spread makes them rarely stand together (a
+/// split vote costs an election timeout), and the first of N followers starts after
+/// `1/(N+1)` of it on average (67 ms with two followers). Capped at a quarter of the fetch
+/// timeout by the node, so fast settings stay fast.
+pub const RAFT_LEADER_LOST_JITTER_MS: u64 = 200;
+
 /// A leader that has not been fetched from by a majority of voters for this long resigns
 /// (Kafka's check-quorum, KAFKA-15489: 1.5 x the fetch timeout). Longer than the fetch timeout
 /// so that a healthy leader is never the first to give up: followers notice a dead leader

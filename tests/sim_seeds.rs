@@ -37,6 +37,7 @@ fn run_range(part: u64) -> (Stats, BTreeSet<(usize, bool)>) {
         total.elections += s.elections;
         total.stranger_messages += s.stranger_messages;
         total.candidate_crashes += s.candidate_crashes;
+        total.resets += s.resets;
         if let Some(ms) = s.rejoin_ms {
             total.rejoin_ms = Some(total.rejoin_ms.map_or(ms, |m: u64| m.max(ms)));
         }
@@ -72,6 +73,7 @@ fn check(part: u64) {
         ("snapshot installs", t.snapshots_installed),
         ("strangers' messages", t.stranger_messages),
         ("candidates crashed after standing", t.candidate_crashes),
+        ("connection resets and refusals", t.resets),
     ] {
         assert!(n > 0, "no {name} in the range: {t:?}");
     }

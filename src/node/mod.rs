@@ -45,6 +45,7 @@ use log::{debug, error, info, warn};
 use crate::config::Config;
 use crate::constants::{
     CONTROLLER_TICK_BATCHES_MAX, CONTROLLER_TICK_INTERVAL_MS, NODE_UNANSWERED_REQUEST_GRACE_MS,
+    RAFT_LEADER_LOST_JITTER_MS,
 };
 use crate::metadata::controller::ControllerConfig;
 use crate::metadata::record::{encode_leader_change, encode_no_op};
@@ -243,6 +244,7 @@ impl NodeSettings {
         raft.check_quorum_timeout_ms = config.fetch_timeout_ms * 3 / 2;
         raft.begin_quorum_epoch_resend_ms = config.fetch_timeout_ms / 2;
         raft.election_backoff_max_ms = config.election_backoff_max_ms;
+        raft.leader_lost_jitter_ms = RAFT_LEADER_LOST_JITTER_MS.min(config.fetch_timeout_ms / 4);
         raft.append_linger_ms = config.append_linger_ms;
         raft.request_timeout_ms = config.request_timeout_ms;
         // The core requires that a follower can retry a lost fetch twice within its fetch
@@ -728,6 +730,14 @@ impl Node {
                 Ok(())
             }
         }
+    }
+
+    /// The connection to node `peer` was reset, closed by `peer` or refused (not timed out):
+    /// its process may be gone, which the core acts on sooner than a timeout.
+    pub fn peer_unreachable(&mut self, clock: Clock, peer: NodeId) -> Result<(), Fatal> {
+        self.clock = clock;
+        let actions = self.raft.peer_unreachable(clock.monotonic_ms, peer);
+        self.execute(actions)
     }
 
     /// Drops what the node keeps for a closed connection.

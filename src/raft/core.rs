@@ -208,6 +208,17 @@ impl<P: Payload> Raft<P> {
         self.take_actions()
     }
 
+    /// The driver's connection to `node` was reset, closed by the peer or refused: sooner than
+    /// any timeout, evidence that `node`'s process is gone. A follower of `node` stops
+    /// treating it as live and starts a pre-vote after a short random delay; a timeout, a
+    /// slow answer or a silent partition is not such evidence and never reaches here.
+    pub fn peer_unreachable(&mut self, now_ms: u64, node: NodeId) -> Vec<Action<P>> {
+        self.advance_clock(now_ms);
+        self.leader_unreachable(node);
+        self.on_timers();
+        self.take_actions()
+    }
+
     /// Propose a batch of `record_count` records, `size_bytes` long, to be appended by the
     /// leader in its current epoch.
     pub fn propose(
@@ -472,6 +483,7 @@ impl<P: Payload> Raft<P> {
             last_leader_contact_ms: None,
             fetch_deadline_ms: self.now_ms + self.config.fetch_timeout_ms,
             leader_resigned: false,
+            leader_unreachable: false,
             snapshot_fetch: None,
         }
     }

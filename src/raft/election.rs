@@ -6,7 +6,22 @@
 //!   that epoch, and only to a candidate whose log (last epoch, end offset) is at least as up to
 //!   date as the voter's. The vote is persisted (transition) before the response is sent.
 //! - A pre-vote changes nothing on the receiver. It is granted only by a voter that has not
-//!   heard from a live leader within the fetch timeout, for an up-to-date log.
+//!   heard from a live leader within the fetch timeout, or whose connection to its leader
+//!   was lost or refused since the leader last answered, for an up-to-date log.
+//!
+//! # A leader that is gone
+//!
+//! When a leader's process dies, the kernel closes its sockets: its followers' connections
+//! are reset or closed at once and reconnects are refused. The driver reports that
+//! ([`Raft::peer_unreachable`]); a follower then no longer counts that leader as live (so it
+//! grants pre-votes and votes) and starts a pre-vote after a random delay below
+//! `leader_lost_jitter_ms` instead of after the fetch timeout. The delay spreads the
+//! followers that saw the same reset, so one of them usually wins its pre-vote and election
+//! before another stands. Pre-vote keeps this safe against a leader that is alive after all
+//! (a connection closed for another reason, a refusal by a firewall): no epoch moves unless
+//! a majority also sees no live leader, and the follower that lost its pre-vote goes back to
+//! following. A slow leader, a paused one or a partition that drops packets produces no reset
+//! and still waits out the timeouts.
 //! - Only a pre-vote majority moves a voter to Candidate, which is the only epoch bump a voter
 //!   makes by itself.
 //! - A node whose log lost records to corruption (abstaining) grants nothing.
@@ -238,6 +253,7 @@ impl<P: Payload> Raft<P> {
         match &self.role {
             Role::Leader(_) => Some(self.local_id()),
             Role::Follower(f) => (!f.leader_resigned
+                && !f.leader_unreachable
                 && f.last_leader_contact_ms
                     .is_some_and(|t| self.now_ms < t + self.config.fetch_timeout_ms))
             .then_some(f.leader),
@@ -504,6 +520,24 @@ impl<P: Payload> Raft<P> {
             leader: self.leader_id(),
         };
         self.send(from, message);
+    }
+
+    /// The connection to `node` was lost or refused: if it is this follower's leader, it is no
+    /// longer live, and the follower suspects it after a random delay of at most
+    /// `leader_lost_jitter_ms` instead of the fetch timeout (an observer rediscovers then).
+    /// Only liveness moves: a pre-vote still needs a majority that also sees no live leader.
+    pub(super) fn leader_unreachable(&mut self, node: NodeId) {
+        let now = self.now_ms;
+        let is_lost_leader =
+            matches!(&self.role, Role::Follower(f) if f.leader == node && !f.leader_unreachable);
+        if !is_lost_leader {
+            return;
+        }
+        let delay = self.prng.below(self.config.leader_lost_jitter_ms.max(1));
+        if let Role::Follower(f) = &mut self.role {
+            f.leader_unreachable = true;
+            f.fetch_deadline_ms = f.fetch_deadline_ms.min(now + delay);
+        }
     }
 
     /// The rejoin probe found a voter in `epoch`, ahead of this leader's: move there and stand

@@ -659,6 +659,7 @@ impl<P: Payload> Raft<P> {
         let fetch_timeout = self.config.fetch_timeout_ms;
         if let Role::Follower(f) = &mut self.role {
             f.last_leader_contact_ms = Some(now);
+            f.leader_unreachable = false;
             if !f.leader_resigned {
                 f.fetch_deadline_ms = now + fetch_timeout;
             }

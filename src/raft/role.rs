@@ -125,6 +125,9 @@ pub struct Follower {
     pub fetch_deadline_ms: u64,
     /// The leader announced it is resigning (EndQuorumEpoch): it is no longer live.
     pub leader_resigned: bool,
+    /// The driver's connection to the leader was lost or refused since its last answer: it is
+    /// no longer live (a pre-vote is granted, and this node starts one soon).
+    pub leader_unreachable: bool,
     pub snapshot_fetch: Option<SnapshotFetch>,
 }
 

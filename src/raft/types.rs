@@ -119,6 +119,9 @@ pub struct RaftConfig {
     pub request_timeout_ms: u64,
     pub max_fetch_bytes: u32,
     pub election_backoff_max_ms: u64,
+    /// Spread of the pre-vote start after the leader's connection was lost or refused
+    /// ([`constants::RAFT_LEADER_LOST_JITTER_MS`]).
+    pub leader_lost_jitter_ms: u64,
     pub append_linger_ms: u64,
     pub snapshot_chunk_bytes: u32,
     pub max_uncommitted_records: u64,
@@ -140,6 +143,7 @@ impl RaftConfig {
             request_timeout_ms: constants::RAFT_REQUEST_TIMEOUT_MS,
             max_fetch_bytes: constants::RAFT_MAX_FETCH_BYTES,
             election_backoff_max_ms: constants::RAFT_ELECTION_BACKOFF_MAX_MS,
+            leader_lost_jitter_ms: constants::RAFT_LEADER_LOST_JITTER_MS,
             append_linger_ms: constants::RAFT_APPEND_LINGER_MS,
             snapshot_chunk_bytes: constants::RAFT_SNAPSHOT_CHUNK_BYTES,
             max_uncommitted_records: constants::RAFT_MAX_UNCOMMITTED_RECORDS,
@@ -162,6 +166,10 @@ impl RaftConfig {
         assert!(
             2 * (self.fetch_max_wait_ms + self.request_timeout_ms) < self.fetch_timeout_ms,
             "a lost fetch is retried at least twice before the follower gives up on its leader"
+        );
+        assert!(
+            self.leader_lost_jitter_ms < self.fetch_timeout_ms,
+            "a lost leader is suspected sooner than by the fetch timeout"
         );
         assert!(self.max_fetch_bytes > 0 && self.snapshot_chunk_bytes > 0);
         assert!(self.max_uncommitted_records >= constants::BATCH_RECORDS_MAX as u64);

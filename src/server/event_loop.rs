@@ -367,7 +367,14 @@ impl EventLoop {
                     let random = self.prng.next_u64();
                     let link = self.peers.get_mut(&peer).expect("token of a known peer");
                     let completions = link.on_ready(clock.monotonic_ms, &mut self.scratch, random);
+                    let lost_by_peer = link.take_lost_by_peer();
                     self.complete(clock, completions).map_err(LoopExit::Fatal)?;
+                    if lost_by_peer {
+                        self.node
+                            .peer_unreachable(clock, peer.0)
+                            .map_err(LoopExit::Fatal)?;
+                        self.dispatch(clock).map_err(LoopExit::Fatal)?;
+                    }
                 }
                 t => {
                     let slot = t - CONNECTION_TOKEN_BASE;
@@ -695,9 +702,9 @@ impl EventLoop {
                 .expect("known peer");
             let link = self.peers.get_mut(&peer).expect("known peer");
             let completions = link.check_timeouts(clock.monotonic_ms, random);
-            if link.maybe_connect(clock.monotonic_ms, random)
-                && let Some(stream) = link.stream_mut()
-            {
+            let connected = link.maybe_connect(clock.monotonic_ms, random);
+            let lost_by_peer = link.take_lost_by_peer();
+            if connected && let Some(stream) = link.stream_mut() {
                 let token = Token(PEER_TOKEN_BASE + index);
                 if let Err(e) = self.poll.registry().register(
                     stream,
@@ -708,6 +715,10 @@ impl EventLoop {
                 }
             }
             self.complete(clock, completions)?;
+            if lost_by_peer {
+                self.node.peer_unreachable(clock, peer.0)?;
+                self.dispatch(clock)?;
+            }
         }
         Ok(())
     }
@@ -788,6 +799,9 @@ impl EventLoop {
                             let random = self.prng.next_u64();
                             let completions =
                                 link.on_ready(clock.monotonic_ms, &mut self.scratch, random);
+                            if link.take_lost_by_peer() {
+                                self.node.peer_unreachable(clock, to)?;
+                            }
                             for completion in completions {
                                 self.node.handle_response(
                                     clock,

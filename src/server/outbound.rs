@@ -94,6 +94,8 @@ pub struct PeerLink {
     /// Bytes queued on, and written to, the current connection since it was opened.
     stream_bytes_queued: u64,
     stream_bytes_written: u64,
+    /// The peer refused, reset or closed the connection (see [`PeerLink::take_lost_by_peer`]).
+    lost_by_peer: bool,
 }
 
 /// Exponential backoff with +-20% jitter; `random` supplies the jitter bits.
@@ -125,6 +127,7 @@ impl PeerLink {
             consecutive_failures: 0,
             stream_bytes_queued: 0,
             stream_bytes_written: 0,
+            lost_by_peer: false,
         }
     }
 
@@ -163,8 +166,9 @@ impl PeerLink {
                 self.state = State::Connecting(stream);
                 true
             }
-            Err(_) => {
+            Err(e) => {
                 // Immediate failures (no route, no local ports) back off like refused connects.
+                self.lost_by_peer |= e.kind() == io::ErrorKind::ConnectionRefused;
                 self.consecutive_failures += 1;
                 self.state = State::Idle {
                     retry_at_ms: now_ms
@@ -232,7 +236,7 @@ impl PeerLink {
                     self.consecutive_failures = 0;
                 }
                 Ok(None) => return Vec::new(), // still connecting
-                Ok(Some(_)) | Err(_) => return self.fail(now_ms, random, LinkError::Disconnected),
+                Ok(Some(_)) | Err(_) => return self.fail_by_peer(now_ms, random),
             }
         }
         let State::Connected(stream) = &mut self.state else {
@@ -240,14 +244,14 @@ impl PeerLink {
         };
         while self.written < self.write_buffer.len() {
             match stream.write(&self.write_buffer[self.written..]) {
-                Ok(0) => return self.fail(now_ms, random, LinkError::Disconnected),
+                Ok(0) => return self.fail_by_peer(now_ms, random),
                 Ok(n) => {
                     self.written += n;
                     self.stream_bytes_written += n as u64;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return self.fail(now_ms, random, LinkError::Disconnected),
+                Err(_) => return self.fail_by_peer(now_ms, random),
             }
         }
         // Read everything available first, then decode: responses that arrived just before the
@@ -287,7 +291,7 @@ impl PeerLink {
             }
         }
         if closed {
-            finished.extend(self.fail(now_ms, random, LinkError::Disconnected));
+            finished.extend(self.fail_by_peer(now_ms, random));
         }
         finished
     }
@@ -341,6 +345,18 @@ impl PeerLink {
     }
 
     /// Drops the connection and fails everything in flight with `error`.
+    /// The peer's side ended the connection: refused it, reset it or closed it. Unlike a
+    /// timeout or a bad answer, this is what a peer whose process is gone looks like.
+    fn fail_by_peer(&mut self, now_ms: u64, random: u64) -> Vec<Completion> {
+        self.lost_by_peer = true;
+        self.fail(now_ms, random, LinkError::Disconnected)
+    }
+
+    /// Whether the peer ended the connection (refused, reset, closed) since the last call.
+    pub fn take_lost_by_peer(&mut self) -> bool {
+        std::mem::take(&mut self.lost_by_peer)
+    }
+
     fn fail(&mut self, now_ms: u64, random: u64, error: LinkError) -> Vec<Completion> {
         self.consecutive_failures += 1;
         self.state = State::Idle {

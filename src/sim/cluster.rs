@@ -72,6 +72,13 @@ enum Event {
         node: usize,
         incarnation: u64,
     },
+    /// `node`'s connection to `peer` was reset or refused: what its driver reports when
+    /// `peer`'s process died (the `crash_reset` fault).
+    Unreachable {
+        node: usize,
+        incarnation: u64,
+        peer: NodeId,
+    },
     HealLinks {
         links: Vec<(NodeId, NodeId)>,
     },
@@ -135,6 +142,9 @@ struct SimNode {
     damaged: bool,
     /// The role seen after the last event (to notice a node becoming a candidate).
     last_role: Option<RoleName>,
+    /// Down after a process death that the kernel announced: its peers' connections were
+    /// reset, and connecting to it is refused until it restarts.
+    refuses_connections: bool,
 }
 
 struct Pending {
@@ -167,6 +177,8 @@ pub struct Stats {
     pub elections: u64,
     pub stranger_messages: u64,
     pub candidate_crashes: u64,
+    /// Connection resets and refusals reported to drivers (crashes seen as process deaths).
+    pub resets: u64,
     /// After healing: from the first leader to every running voter following one leader in
     /// one epoch (the rejoin checker's figure).
     pub rejoin_ms: Option<u64>,
@@ -175,6 +187,9 @@ pub struct Stats {
 pub struct Simulation {
     pub config: SimConfig,
     prng: Prng,
+    /// Draws for connection resets, apart from `prng` so that modelling them left every
+    /// other draw of a seed as it was.
+    reset_prng: Prng,
     now_ms: u64,
     seq: u64,
     queue: BinaryHeap<Queued>,
@@ -244,10 +259,12 @@ impl Simulation {
                 checked_leadership: Vec::new(),
                 damaged: false,
                 last_role: None,
+                refuses_connections: false,
             })
             .collect();
         Simulation {
             prng,
+            reset_prng: Prng::new(config.seed ^ 0x0005_E7C0_11EC_7ED0),
             now_ms: 0,
             seq: 0,
             queue: BinaryHeap::new(),
@@ -439,6 +456,7 @@ impl Simulation {
     // ---- node lifecycle ----
 
     fn start_node(&mut self, i: usize) {
+        self.nodes[i].refuses_connections = false;
         let rec = self.nodes[i].disk.recover();
         if rec.torn_tail {
             self.stats.torn_writes += 1;
@@ -489,7 +507,9 @@ impl Simulation {
         self.reschedule_tick(i);
     }
 
-    fn crash_node(&mut self, i: usize) {
+    /// Crashes node `i`; `announced`: whether the kernel announces the death to its peers
+    /// (None: as the `crash_reset` fault draws).
+    fn crash_node(&mut self, i: usize, announced: Option<bool>) {
         let torn = self.prng.chance(self.config.faults.torn_write);
         let node = &mut self.nodes[i];
         node.raft = None;
@@ -500,6 +520,7 @@ impl Simulation {
         self.pending.retain(|p| p.node != i);
         self.stats.crashes += 1;
         let id = self.nodes[i].key.id;
+        self.announce_death(i, announced);
         self.note(|| {
             format!(
                 "node {id} CRASHES{}",
@@ -526,6 +547,41 @@ impl Simulation {
                 self.stats.bit_flips += 1;
                 self.note(|| format!("node {id}: BIT FLIP in durable batch at offset {off}"));
             }
+        }
+    }
+
+    /// A process death the kernel announces (the `crash_reset` fault; a machine that loses
+    /// power or a cable announces nothing): every peer it could reach sees its connection
+    /// reset after one message delay, and connecting to it is refused until it restarts.
+    fn announce_death(&mut self, i: usize, announced: Option<bool>) {
+        let drawn = self.reset_prng.chance(self.config.faults.crash_reset);
+        let announced = announced.unwrap_or(drawn);
+        self.nodes[i].refuses_connections = announced;
+        if !announced {
+            return;
+        }
+        let dead = self.nodes[i].key.id;
+        for j in 0..self.nodes.len() {
+            let peer = &self.nodes[j];
+            if j == i
+                || !matches!(peer.state, NodeState::Up | NodeState::Paused)
+                || self.blocked.contains_key(&(dead, peer.key.id))
+            {
+                continue;
+            }
+            let f = self.config.faults;
+            let delay = self
+                .reset_prng
+                .range_inclusive(f.delay_min_ms, f.delay_max_ms);
+            let incarnation = peer.incarnation;
+            self.push(
+                self.now_ms + delay,
+                Event::Unreachable {
+                    node: j,
+                    incarnation,
+                    peer: dead,
+                },
+            );
         }
     }
 
@@ -649,7 +705,7 @@ impl Simulation {
                 {
                     let nid = self.nodes[node].key.id;
                     self.note(|| format!("node {nid}: FLUSH FAILS, node stops for good"));
-                    self.crash_node(node);
+                    self.crash_node(node, None);
                     self.nodes[node].state = NodeState::Stopped;
                     if self.nodes[node].voter {
                         self.nodes[node].damaged = true;
@@ -705,6 +761,35 @@ impl Simulation {
                 {
                     self.resume(node);
                 }
+            }
+            Event::Unreachable {
+                node,
+                incarnation,
+                peer,
+            } => {
+                let n = &mut self.nodes[node];
+                if n.incarnation != incarnation {
+                    return;
+                }
+                match n.state {
+                    NodeState::Up => {}
+                    NodeState::Paused => {
+                        n.deferred.push(Event::Unreachable {
+                            node,
+                            incarnation,
+                            peer,
+                        });
+                        return;
+                    }
+                    NodeState::Down | NodeState::Stopped => return,
+                }
+                self.stats.resets += 1;
+                let id = n.key.id;
+                self.note(|| format!("{id}: connection to {peer} reset or refused"));
+                let now = self.now_ms;
+                let raft = self.nodes[node].raft.as_mut().expect("up");
+                let actions = raft.peer_unreachable(now, peer);
+                self.execute(node, actions);
             }
             Event::HealLinks { links } => {
                 for l in links {
@@ -834,7 +919,7 @@ impl Simulation {
     }
 
     fn crash_and_restart_later(&mut self, i: usize) {
-        self.crash_node(i);
+        self.crash_node(i, None);
         let back = self.now_ms + self.prng.range_inclusive(100, 5_000);
         let incarnation = self.nodes[i].incarnation;
         self.push(
@@ -1026,6 +1111,27 @@ impl Simulation {
         let to = env.to;
         if is_response(&env.message) && env.message.correlation() & STRANGER_BIT != 0 {
             // The answer to a stranger's request goes back to the stranger.
+            return;
+        }
+        let target = self.index_of(to);
+        if self.nodes[target].state == NodeState::Down
+            && self.nodes[target].refuses_connections
+            && !is_response(&env.message)
+        {
+            // The connect is refused; the sender's driver hears of it after a round trip.
+            let f = self.config.faults;
+            let delay = self
+                .reset_prng
+                .range_inclusive(f.delay_min_ms, f.delay_max_ms);
+            let incarnation = self.nodes[i].incarnation;
+            self.push(
+                self.now_ms + delay,
+                Event::Unreachable {
+                    node: i,
+                    incarnation,
+                    peer: to,
+                },
+            );
             return;
         }
         let f = self.config.faults;
@@ -1764,9 +1870,32 @@ impl Simulation {
         self.blocked.clear();
     }
 
+    /// Crashes `id` silently (power loss: its peers hear nothing).
     pub fn crash(&mut self, id: NodeId) {
         let i = self.index_of(id);
-        self.crash_node(i);
+        self.crash_node(i, Some(false));
+    }
+
+    /// `node`'s driver reports its connection to `peer` reset or refused, in 1 ms, whatever
+    /// `peer` is doing (a connection closed for another reason, a firewall's reject).
+    pub fn report_unreachable(&mut self, node: NodeId, peer: NodeId) {
+        let i = self.index_of(node);
+        let incarnation = self.nodes[i].incarnation;
+        self.push(
+            self.now_ms + 1,
+            Event::Unreachable {
+                node: i,
+                incarnation,
+                peer,
+            },
+        );
+    }
+
+    /// Kills `id`'s process (kill -9): its peers' connections are reset after one message
+    /// delay, and connecting to it is refused until it restarts.
+    pub fn kill(&mut self, id: NodeId) {
+        let i = self.index_of(id);
+        self.crash_node(i, Some(true));
     }
 
     pub fn restart(&mut self, id: NodeId) {

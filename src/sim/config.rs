@@ -41,6 +41,9 @@ pub struct Faults {
     /// Per node that becomes a candidate: probability that it crashes a moment later, after
     /// some voters may have granted it (and moved to its epoch) but before the rest heard.
     pub candidate_crash: f64,
+    /// Per crash: probability that it is a process death the kernel announces (peers'
+    /// connections reset, connects refused while it is down) rather than a silent one.
+    pub crash_reset: f64,
     pub disk_latency_min_ms: u64,
     pub disk_latency_max_ms: u64,
 }
@@ -65,6 +68,7 @@ impl Faults {
             resign: 0.0,
             stranger: 0.0,
             candidate_crash: 0.0,
+            crash_reset: 0.0,
             disk_latency_min_ms: 1,
             disk_latency_max_ms: 3,
         }
@@ -146,6 +150,7 @@ impl SimConfig {
                 resign: 0.0,
                 stranger: 0.0,
                 candidate_crash: 0.0,
+                crash_reset: 0.0,
                 disk_latency_min_ms,
                 disk_latency_max_ms,
             },
@@ -166,6 +171,13 @@ impl SimConfig {
         }
         c.faults.stranger = rate(&mut p, 0.1);
         c.faults.candidate_crash = rate(&mut p, 0.3);
+        // Most crashes are process deaths (the kernel resets their connections); some seeds
+        // have none, so the timeouts alone are exercised too.
+        c.faults.crash_reset = if p.chance(0.8) {
+            0.5 + p.unit() * 0.5
+        } else {
+            0.0
+        };
         c
     }
 }

@@ -1,0 +1,112 @@
+//! A leader whose process died is replaced at once; one that is only silent still waits out
+//! the timeouts (`raft/election.rs`, "A leader that is gone"). Cluster scenarios in the
+//! simulator's scripted mode (Kafka's default timeouts, 1-5 ms messages), every checker on
+//! after every event.
+
+#![cfg(feature = "sim")]
+
+use keel::constants::{RAFT_FETCH_TIMEOUT_MS, RAFT_LEADER_LOST_JITTER_MS};
+use keel::raft::{NodeId, RoleName};
+use keel::sim::Simulation;
+
+fn elected(sim: &mut Simulation) -> NodeId {
+    for _ in 0..100 {
+        if let Some(l) = sim.leader() {
+            return l;
+        }
+        sim.run_for(100).expect("checkers hold");
+    }
+    panic!("no leader elected within 10 s");
+}
+
+/// A settled cluster of `voters` with its client on: (sim, leader).
+fn settled(voters: usize, seed: u64) -> (Simulation, NodeId) {
+    let mut sim = Simulation::scripted(voters, 1, seed);
+    sim.start();
+    sim.set_client(true);
+    let l = elected(&mut sim);
+    sim.run_for(2_000).unwrap();
+    (sim, l)
+}
+
+/// Runs until a leader other than `old` commits in a newer epoch; how long that took.
+fn time_to_new_leader(sim: &mut Simulation, old: NodeId, epoch: u32, within_ms: u64) -> u64 {
+    let from = sim.now_ms();
+    loop {
+        sim.run_for(1).unwrap();
+        if let Some(l) = sim.leader()
+            && l != old
+            && sim.raft(l).epoch() > epoch
+            && sim.raft(l).high_watermark() > 0
+        {
+            return sim.now_ms() - from;
+        }
+        assert!(
+            sim.now_ms() < from + within_ms,
+            "no new leader within {within_ms} ms"
+        );
+    }
+}
+
+#[test]
+fn a_killed_leader_is_replaced_well_within_the_fetch_timeout() {
+    let mut times = Vec::new();
+    for seed in 0..20 {
+        for voters in [3, 5] {
+            let (mut sim, l) = settled(voters, 1_000 + seed);
+            let epoch = sim.raft(l).epoch();
+            let acked = sim.stats.acked;
+            sim.kill(l);
+            let took = time_to_new_leader(&mut sim, l, epoch, RAFT_FETCH_TIMEOUT_MS);
+            times.push(took);
+            sim.run_for(500).unwrap();
+            assert!(sim.stats.acked > acked, "the client commits again");
+            assert!(sim.stats.resets > 0, "the followers heard of the death");
+        }
+    }
+    times.sort_unstable();
+    let median = times[times.len() / 2];
+    println!("killed leader replaced after (ms, sorted): {times:?}");
+    assert!(
+        median < RAFT_LEADER_LOST_JITTER_MS + 50,
+        "median {median} ms: the followers acted on the reset, not on the fetch timeout"
+    );
+    assert!(
+        times[times.len() * 9 / 10] < RAFT_FETCH_TIMEOUT_MS / 2,
+        "p90 {times:?}"
+    );
+}
+
+#[test]
+fn a_leader_that_dies_silently_still_waits_out_the_fetch_timeout() {
+    let (mut sim, l) = settled(3, 7);
+    let epoch = sim.raft(l).epoch();
+    sim.crash(l);
+    let took = time_to_new_leader(&mut sim, l, epoch, 3 * RAFT_FETCH_TIMEOUT_MS);
+    assert!(
+        took >= RAFT_FETCH_TIMEOUT_MS - 500,
+        "no reset, so only the timeout tells: {took} ms"
+    );
+    assert_eq!(sim.stats.resets, 0);
+}
+
+#[test]
+fn a_follower_that_alone_lost_its_leader_does_not_move_the_quorum() {
+    let (mut sim, l) = settled(3, 8);
+    let epoch = sim.raft(l).epoch();
+    let elections = sim.stats.elections;
+    let f = (1..=3).find(|&id| id != l).unwrap();
+    // Only f's connection is reset (a connection closed for another reason, a firewall's
+    // reject): f stands, but the other follower still hears the leader and refuses its
+    // pre-vote, so no epoch moves and f goes back to following.
+    for _ in 0..5 {
+        sim.report_unreachable(f, l);
+        sim.run_for(RAFT_LEADER_LOST_JITTER_MS + 100).unwrap();
+    }
+    sim.run_for(1_000).unwrap();
+    assert_eq!(sim.leader(), Some(l));
+    assert_eq!(sim.raft(l).epoch(), epoch, "no epoch moved");
+    assert_eq!(sim.stats.elections, elections, "no election");
+    assert_eq!(sim.raft(f).role(), RoleName::Follower);
+    assert_eq!(sim.raft(f).leader(), Some(l));
+}
