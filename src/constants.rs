@@ -489,6 +489,14 @@ pub const BROKER_CONTROLLED_SHUTDOWN_MS_MAX: u64 = 10_000;
 const _: () =
     assert!(BROKER_CONTROLLED_SHUTDOWN_MS_MAX >= 2 * BROKER_HEARTBEAT_INTERVAL_MS_DEFAULT);
 
+/// Most entries (partitions, or coordinator keys) a broker's refusal of an API it does not
+/// serve (Produce, Fetch, ListOffsets, FindCoordinator: `src/node/not_served.rs`) answers; the
+/// rest of such a request is left out. A producer or consumer asks for at most a few thousand
+/// partitions at once; without the bound a request of 8-byte partition entries would get an
+/// answer some twenty times its size (an error message per partition), up to gigabytes for a
+/// request at `socket.request.max.bytes`. 10,000 entries with their messages are about 2 MB.
+pub const NOT_SERVED_ENTRIES_MAX: usize = 10_000;
+
 /// `num.partitions`: partitions of a topic created with -1 (Kafka's default).
 pub const DEFAULT_NUM_PARTITIONS: i32 = 1;
 

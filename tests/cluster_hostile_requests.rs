@@ -208,16 +208,64 @@ fn requests_for(api: ApiKey, version: i16, aims: &[Aim]) -> Vec<RequestBody> {
         };
         requests.push(aimed);
     }
+    if let Some(client_request) = client_request(api) {
+        requests.push(client_request);
+    }
     for request in &mut requests {
         request.narrow_to_version(version);
     }
     requests
 }
 
+/// For the client APIs brokers refuse (Produce, ListOffsets, FindCoordinator), what a
+/// producer or consumer sends: a topic with partitions, a group; `None` for the other APIs.
+fn client_request(api: ApiKey) -> Option<RequestBody> {
+    Some(match api {
+        ApiKey::Produce => RequestBody::Produce(ProduceRequest {
+            acks: -1,
+            timeout_ms: 1_000,
+            topic_data: vec![produce_request::TopicProduceData {
+                name: "orders".into(),
+                partition_data: (0..3)
+                    .map(|index| produce_request::PartitionProduceData {
+                        index,
+                        records: Some(vec![0; 64]),
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }),
+        ApiKey::ListOffsets => RequestBody::ListOffsets(ListOffsetsRequest {
+            replica_id: -1,
+            topics: vec![list_offsets_request::ListOffsetsTopic {
+                name: "orders".into(),
+                partitions: vec![list_offsets_request::ListOffsetsPartition {
+                    partition_index: 0,
+                    timestamp: -2,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }),
+        ApiKey::FindCoordinator => RequestBody::FindCoordinator(FindCoordinatorRequest {
+            key: "group".into(),
+            coordinator_keys: vec!["group".into(), "other".into()],
+            ..Default::default()
+        }),
+        _ => return None,
+    })
+}
+
 /// The all-defaults body of `api`.
 fn empty_request(api: ApiKey) -> RequestBody {
     match api {
+        ApiKey::Produce => RequestBody::Produce(Default::default()),
         ApiKey::Fetch => RequestBody::Fetch(Default::default()),
+        ApiKey::ListOffsets => RequestBody::ListOffsets(Default::default()),
+        ApiKey::FindCoordinator => RequestBody::FindCoordinator(Default::default()),
         ApiKey::Metadata => RequestBody::Metadata(Default::default()),
         ApiKey::ApiVersions => RequestBody::ApiVersions(Default::default()),
         ApiKey::CreateTopics => RequestBody::CreateTopics(Default::default()),

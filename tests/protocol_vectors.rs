@@ -1617,3 +1617,67 @@ fn unregister_broker_and_alter_partition_vectors_are_the_messages_given() {
         })
     );
 }
+
+/// keel's refusals of the client APIs brokers do not serve (`keel::node::not_served`), built
+/// from the requests real clients send, are the responses kafka-python's encoder wrote from
+/// Kafka's own schemas, field for field.
+#[test]
+fn not_served_refusals_match_kafkas_own_schema() {
+    use keel::node::not_served;
+
+    let (_, _, RequestBody::Produce(produce)) = request_of("produce-v7-request") else {
+        panic!("not a Produce request")
+    };
+    assert_eq!(produce.acks, -1);
+    assert_eq!(produce.topic_data[0].name, "orders");
+    assert_eq!(produce.topic_data[0].partition_data[0].index, 2);
+    assert_eq!(
+        produce.topic_data[0].partition_data[0].records.as_deref(),
+        Some(&(0..24).collect::<Vec<u8>>()[..])
+    );
+    let (_, expected) = response_of("produce-v7-response");
+    assert_eq!(
+        ResponseBody::Produce(not_served::produce_response(&produce, 7)),
+        expected
+    );
+
+    // v9 (flexible) carries keel's message per partition.
+    let mut first = produce.clone();
+    first.topic_data[0].partition_data[0].index = 0;
+    let (_, expected) = response_of("produce-v9-response");
+    assert_eq!(
+        ResponseBody::Produce(not_served::produce_response(&first, 9)),
+        expected
+    );
+
+    let (_, _, RequestBody::ListOffsets(list)) = request_of("list-offsets-v2-request") else {
+        panic!("not a ListOffsets request")
+    };
+    assert_eq!(list.topics[0].partitions[0].timestamp, -1);
+    let (_, expected) = response_of("list-offsets-v2-response");
+    assert_eq!(
+        ResponseBody::ListOffsets(not_served::list_offsets_response(&list, 2)),
+        expected
+    );
+
+    let (_, _, RequestBody::FindCoordinator(find)) = request_of("find-coordinator-v2-request")
+    else {
+        panic!("not a FindCoordinator request")
+    };
+    assert_eq!((find.key.as_str(), find.key_type), ("keel-test", 0));
+    let (_, expected) = response_of("find-coordinator-v2-response");
+    assert_eq!(
+        ResponseBody::FindCoordinator(not_served::find_coordinator_response(&find, 2)),
+        expected
+    );
+    let batched = FindCoordinatorRequest {
+        key_type: 0,
+        coordinator_keys: vec!["keel-test".into()],
+        ..Default::default()
+    };
+    let (_, expected) = response_of("find-coordinator-v4-response");
+    assert_eq!(
+        ResponseBody::FindCoordinator(not_served::find_coordinator_response(&batched, 4)),
+        expected
+    );
+}

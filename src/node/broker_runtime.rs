@@ -14,9 +14,9 @@
 //! a live connection, so it is bounded by the connection slots times the requests each may
 //! have in flight; nothing is retried faster than `controller.quorum.retry.backoff.ms`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use log::{debug, warn};
+use log::{debug, info, warn};
 
 use crate::constants::BROKER_FORWARD_TIMEOUT_MS;
 use crate::protocol::messages::DescribeQuorumResponse;
@@ -27,6 +27,7 @@ use super::broker::Lifecycle;
 use super::broker_surface;
 use super::controller_wire;
 use super::forward::{is_forwarded, visible_in};
+use super::not_served;
 use super::{Channel, Fatal, Node, Output, RequestOutcome, Route};
 
 /// The broker's state inside a node.
@@ -40,6 +41,10 @@ pub(super) struct BrokerPart {
     unsent: Vec<Forward>,
     /// Controller answers waiting for this node's image to show them.
     held: Vec<(Forward, ResponseBody)>,
+    /// Open client connections that asked for an API keel brokers do not serve and were
+    /// logged for it (once each); bounded by the connection slots, as an entry goes with its
+    /// connection.
+    told_not_served: BTreeSet<super::ConnectionId>,
 }
 
 #[derive(Debug)]
@@ -66,6 +71,7 @@ impl BrokerPart {
             calls: BTreeMap::new(),
             unsent: Vec::new(),
             held: Vec::new(),
+            told_not_served: BTreeSet::new(),
         }
     }
 
@@ -76,6 +82,7 @@ impl BrokerPart {
     pub(super) fn connection_closed(&mut self, connection: super::ConnectionId) {
         self.unsent.retain(|f| f.route.connection != connection);
         self.held.retain(|(f, _)| f.route.connection != connection);
+        self.told_not_served.remove(&connection);
         // Calls in flight stay: their tokens must still resolve; the answer is then dropped
         // by the event loop, which knows the connection is gone.
     }
@@ -86,6 +93,7 @@ impl Node {
     pub(super) fn handle_client_request(
         &mut self,
         route: Route,
+        client_id: Option<&str>,
         request: RequestBody,
     ) -> Result<RequestOutcome, Fatal> {
         let api_key = route.api_key;
@@ -128,6 +136,11 @@ impl Node {
                 .map_or("", |l| l.name.as_str()),
             broker_id: self.wire.local_id as i32,
         };
+        if not_served::NOT_SERVED_APIS.contains(&api_key) {
+            let response = self.refuse_not_served(&route, client_id, &request);
+            self.respond_to(&route, response);
+            return Ok(RequestOutcome::Handled);
+        }
         let image = self.machine.image();
         let response = match &request {
             RequestBody::ApiVersions(body) => ResponseBody::ApiVersions(
@@ -146,6 +159,47 @@ impl Node {
         };
         self.respond_to(&route, response);
         Ok(RequestOutcome::Handled)
+    }
+
+    /// The refusal of a request for an API keel brokers advertise but do not serve
+    /// ([`not_served`]), logged once per connection: the first such request of a connection
+    /// gets one line, the rest of that connection none.
+    fn refuse_not_served(
+        &mut self,
+        route: &Route,
+        client_id: Option<&str>,
+        request: &RequestBody,
+    ) -> ResponseBody {
+        let version = route.version;
+        let response = match request {
+            RequestBody::Produce(body) => {
+                ResponseBody::Produce(not_served::produce_response(body, version))
+            }
+            RequestBody::Fetch(body) => {
+                ResponseBody::Fetch(not_served::fetch_response(body, version))
+            }
+            RequestBody::ListOffsets(body) => {
+                ResponseBody::ListOffsets(not_served::list_offsets_response(body, version))
+            }
+            RequestBody::FindCoordinator(body) => {
+                ResponseBody::FindCoordinator(not_served::find_coordinator_response(body, version))
+            }
+            _ => unreachable!("{} is not refused as not served", route.api_key.name()),
+        };
+        let broker = self.broker.as_mut().expect("a broker node");
+        if broker.told_not_served.insert(route.connection) {
+            info!(
+                "client connection {} (client id {:?}) asked for {} v{}, which keel brokers do \
+                 not serve (metadata only): refused, each item {}; further such requests on \
+                 this connection are refused without a log line",
+                route.connection,
+                client_id.unwrap_or(""),
+                route.api_key.name(),
+                version,
+                not_served::refusal_code(request).name(),
+            );
+        }
+        response
     }
 
     /// Sends a forwarded write to the active controller, or keeps it until one is known.

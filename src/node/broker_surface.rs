@@ -65,9 +65,12 @@ pub struct SurfaceContext<'a> {
 /// this module; the controller-bound admin APIs (CreateTopics, DeleteTopics, CreatePartitions,
 /// DescribeConfigs, AlterConfigs, IncrementalAlterConfigs) are forwarded to the active
 /// controller by the runtime, and so is DescribeQuorum (as Kafka's brokers do, so that
-/// `kafka-metadata-quorum.sh --bootstrap-server` works). Left out: the Raft APIs, Fetch and
-/// FetchSnapshot of the metadata log and the broker-to-controller APIs (BrokerRegistration,
-/// BrokerHeartbeat, UnregisterBroker, AlterPartition), which controllers serve.
+/// `kafka-metadata-quorum.sh --bootstrap-server` works). Produce, Fetch, ListOffsets and
+/// FindCoordinator are advertised and refused, each item with an error clients treat as final
+/// (`super::not_served`): keel brokers hold no messages and no groups, and a client that did
+/// not find these APIs would wait instead of failing. Left out: the Raft APIs, FetchSnapshot of
+/// the metadata log and the broker-to-controller APIs (BrokerRegistration, BrokerHeartbeat,
+/// UnregisterBroker, AlterPartition), which controllers serve.
 ///
 /// The ranges are the codec's, which clients intersect with their own (kafka-clients.md §3):
 /// kcat 1.7.1 then uses Metadata v4, CreateTopics v4, DeleteTopics v1, CreatePartitions v0 and
@@ -75,7 +78,11 @@ pub struct SurfaceContext<'a> {
 /// DescribeCluster starts at v1 (the codec has no v0): kafka-python 3.0.12 fails on a v0
 /// answer (kafka-clients.md §0 item 7).
 pub const BROKER_SERVED_APIS: &[ApiKey] = &[
+    ApiKey::Produce,
+    ApiKey::Fetch,
+    ApiKey::ListOffsets,
     ApiKey::Metadata,
+    ApiKey::FindCoordinator,
     ApiKey::ApiVersions,
     ApiKey::CreateTopics,
     ApiKey::DeleteTopics,

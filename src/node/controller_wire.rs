@@ -142,6 +142,9 @@ pub fn request_from_wire(
         RequestBody::DescribeConfigs(r) => ControllerRequest::DescribeConfigs(describe_configs(r)),
         // Listed one by one, so that a new request body needs a decision here.
         RequestBody::Fetch(_)
+        | RequestBody::Produce(_)
+        | RequestBody::ListOffsets(_)
+        | RequestBody::FindCoordinator(_)
         | RequestBody::Metadata(_)
         | RequestBody::ApiVersions(_)
         | RequestBody::Vote(_)
@@ -350,6 +353,9 @@ pub fn error_response(
             ..Default::default()
         }),
         RequestBody::Fetch(_)
+        | RequestBody::Produce(_)
+        | RequestBody::ListOffsets(_)
+        | RequestBody::FindCoordinator(_)
         | RequestBody::Metadata(_)
         | RequestBody::ApiVersions(_)
         | RequestBody::Vote(_)

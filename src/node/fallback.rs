@@ -17,6 +17,69 @@ pub fn unknown_server_error(failed: &ResponseBody) -> ResponseBody {
             error_code: code,
             ..Default::default()
         }),
+        ResponseBody::Produce(r) => ResponseBody::Produce(ProduceResponse {
+            responses: r
+                .responses
+                .iter()
+                .map(|t| produce_response::TopicProduceResponse {
+                    name: t.name.clone(),
+                    topic_id: t.topic_id,
+                    partition_responses: t
+                        .partition_responses
+                        .iter()
+                        .map(|p| produce_response::PartitionProduceResponse {
+                            index: p.index,
+                            error_code: code,
+                            base_offset: -1,
+                            ..Default::default()
+                        })
+                        .collect(),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }),
+        ResponseBody::ListOffsets(r) => ResponseBody::ListOffsets(ListOffsetsResponse {
+            topics: r
+                .topics
+                .iter()
+                .map(|t| list_offsets_response::ListOffsetsTopicResponse {
+                    name: t.name.clone(),
+                    partitions: t
+                        .partitions
+                        .iter()
+                        .map(|p| list_offsets_response::ListOffsetsPartitionResponse {
+                            partition_index: p.partition_index,
+                            error_code: code,
+                            ..Default::default()
+                        })
+                        .collect(),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }),
+        ResponseBody::FindCoordinator(r) => {
+            ResponseBody::FindCoordinator(FindCoordinatorResponse {
+                error_code: code,
+                error_message: message(),
+                node_id: -1,
+                port: -1,
+                coordinators: r
+                    .coordinators
+                    .iter()
+                    .map(|c| find_coordinator_response::Coordinator {
+                        key: c.key.clone(),
+                        node_id: -1,
+                        port: -1,
+                        error_code: code,
+                        error_message: message(),
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            })
+        }
         ResponseBody::Metadata(r) => ResponseBody::Metadata(MetadataResponse {
             error_code: code,
             topics: r

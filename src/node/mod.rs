@@ -32,6 +32,7 @@ pub mod datadir;
 pub mod directories;
 pub mod fallback;
 pub mod forward;
+pub mod not_served;
 pub mod state_machine;
 
 #[cfg(test)]
@@ -628,7 +629,11 @@ impl Node {
                 version,
                 received_ms: clock.monotonic_ms,
             };
-            return self.handle_client_request(route, request.body);
+            return self.handle_client_request(
+                route,
+                request.header.client_id.as_deref(),
+                request.body,
+            );
         }
         if !SERVED_APIS.contains(&api_key) {
             // The codec knows the API but this node does not serve it (it is not advertised in
@@ -1957,8 +1962,15 @@ mod tests {
     /// A request with every field at its default, for each API the codec knows and the node
     /// does not serve.
     fn unserved_requests() -> Vec<RequestBody> {
-        // Metadata is the brokers' API (Kafka's controllers do not serve it either).
-        vec![RequestBody::Metadata(MetadataRequest::default())]
+        // Metadata is the brokers' API (Kafka's controllers do not serve it either), and so
+        // are Produce, ListOffsets and FindCoordinator, which brokers refuse
+        // (`not_served`); a controller closes the connection on them.
+        vec![
+            RequestBody::Produce(Default::default()),
+            RequestBody::ListOffsets(Default::default()),
+            RequestBody::Metadata(MetadataRequest::default()),
+            RequestBody::FindCoordinator(Default::default()),
+        ]
     }
 
     #[test]

@@ -58,6 +58,7 @@ error_codes! {
     RecordListTooLarge = 18, "RECORD_LIST_TOO_LARGE", "The batch is larger than the server accepts.";
     NotEnoughReplicas = 19, "NOT_ENOUGH_REPLICAS", "Fewer in-sync replicas than required.";
     TopicAuthorizationFailed = 29, "TOPIC_AUTHORIZATION_FAILED", "Not authorized to access the topic.";
+    GroupAuthorizationFailed = 30, "GROUP_AUTHORIZATION_FAILED", "Not authorized to access the group.";
     ClusterAuthorizationFailed = 31, "CLUSTER_AUTHORIZATION_FAILED", "Not authorized to perform a cluster action.";
     UnsupportedVersion = 35, "UNSUPPORTED_VERSION", "The server does not support this version of the API.";
     TopicAlreadyExists = 36, "TOPIC_ALREADY_EXISTS", "A topic with this name already exists.";
@@ -68,6 +69,7 @@ error_codes! {
     NotController = 41, "NOT_CONTROLLER", "This node is not the active controller.";
     InvalidRequest = 42, "INVALID_REQUEST", "The request is malformed or inconsistent.";
     PolicyViolation = 44, "POLICY_VIOLATION", "The request violates a configured policy.";
+    TransactionalIdAuthorizationFailed = 53, "TRANSACTIONAL_ID_AUTHORIZATION_FAILED", "Not authorized to use the transactional id.";
     OperationNotAttempted = 55, "OPERATION_NOT_ATTEMPTED", "The server did not attempt this operation.";
     KafkaStorageError = 56, "KAFKA_STORAGE_ERROR", "A disk error occurred while accessing the log.";
     ReassignmentInProgress = 60, "REASSIGNMENT_IN_PROGRESS", "A partition reassignment is in progress.";

@@ -4,7 +4,8 @@
 kafka-python 3.x encodes messages at run time from Kafka's JSON message definitions. That
 makes it an encoder independent of keel's (different language, different code generator):
 - for Fetch, DescribeQuorum, DescribeCluster, Metadata, CreateTopics, DeleteTopics,
-  CreatePartitions, DescribeConfigs, AlterConfigs and IncrementalAlterConfigs it uses the copies
+  CreatePartitions, DescribeConfigs, AlterConfigs, IncrementalAlterConfigs, Produce,
+  ListOffsets and FindCoordinator it uses the copies
   of Kafka 4.x's own JSON that ship inside kafka-python, so both the encoder and the schema are
   independent of keel;
 - for Vote, BeginQuorumEpoch, EndQuorumEpoch, FetchSnapshot, BrokerRegistration,
@@ -42,7 +43,11 @@ from kafka.protocol.admin.topics import (CreatePartitionsRequest, CreatePartitio
                                         CreateTopicsRequest, CreateTopicsResponse,
                                         DeleteTopicsRequest, DeleteTopicsResponse)
 from kafka.protocol.consumer.fetch import FetchRequest, FetchResponse
+from kafka.protocol.consumer.offsets import ListOffsetsRequest, ListOffsetsResponse
+from kafka.protocol.metadata.find_coordinator import (FindCoordinatorRequest,
+                                                     FindCoordinatorResponse)
 from kafka.protocol.metadata.metadata import MetadataRequest, MetadataResponse
+from kafka.protocol.producer.produce import ProduceRequest, ProduceResponse
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SCHEMAS = os.path.join(ROOT, "protocol-spec", "schemas")
@@ -471,3 +476,54 @@ write("alter-partition-v3-response", AlterPartitionResponse, 3, {
         "partition_index": 2, "error_code": 0, "leader_id": 4, "leader_epoch": 11, "isr": [4, 5],
         "leader_recovery_state": 0, "partition_epoch": 24}]}],
 }, KEEL_SCHEMA, 43)
+
+
+# --- The client APIs keel brokers refuse (src/node/not_served.rs), at the versions real clients
+# send, with keel's refusals. Kafka 4.x's own JSON.
+NOT_SERVED = ("keel brokers serve metadata only: no Produce, Fetch, ListOffsets or consumer groups "
+              "(keel stores cluster metadata, not messages); topics, configs and the cluster are "
+              "managed with the admin APIs")
+
+write("produce-v7-request", ProduceRequest, 7, {
+    "transactional_id": None, "acks": -1, "timeout_ms": 30000,
+    "topic_data": [{"name": "orders", "partition_data": [{"index": 2, "records": bytes(range(24))}]}],
+}, "the shape kcat -P (librdkafka 2.0.2) sends: one partition; " + KAFKA_SCHEMA, 50, client_id="rdkafka")
+
+write("produce-v7-response", ProduceResponse, 7, {
+    "responses": [{"name": "orders", "partition_responses": [{
+        "index": 2, "error_code": 29, "base_offset": -1, "log_append_time_ms": -1, "log_start_offset": -1}]}],
+    "throttle_time_ms": 0,
+}, "keel's refusal (TOPIC_AUTHORIZATION_FAILED); " + KAFKA_SCHEMA, 50)
+
+write("produce-v9-response", ProduceResponse, 9, {
+    "responses": [{"name": "orders", "partition_responses": [{
+        "index": 0, "error_code": 29, "base_offset": -1, "log_append_time_ms": -1, "log_start_offset": -1,
+        "record_errors": [], "error_message": NOT_SERVED}]}],
+    "throttle_time_ms": 0,
+}, "keel's refusal with its message (flexible); " + KAFKA_SCHEMA, 51)
+
+write("list-offsets-v2-request", ListOffsetsRequest, 2, {
+    "replica_id": -1, "isolation_level": 0,
+    "topics": [{"name": "orders", "partitions": [{"partition_index": 0, "timestamp": -1}]}],
+}, "the shape kcat -C (librdkafka 2.0.2) sends for offset END; " + KAFKA_SCHEMA, 52, client_id="rdkafka")
+
+write("list-offsets-v2-response", ListOffsetsResponse, 2, {
+    "throttle_time_ms": 0,
+    "topics": [{"name": "orders", "partitions": [{
+        "partition_index": 0, "error_code": 29, "timestamp": -1, "offset": -1}]}],
+}, "keel's refusal (TOPIC_AUTHORIZATION_FAILED); " + KAFKA_SCHEMA, 52)
+
+write("find-coordinator-v2-request", FindCoordinatorRequest, 2, {
+    "key": "keel-test", "key_type": 0,
+}, "the shape kcat -G and kafkajs send; " + KAFKA_SCHEMA, 53, client_id="rdkafka")
+
+write("find-coordinator-v2-response", FindCoordinatorResponse, 2, {
+    "throttle_time_ms": 0, "error_code": 30, "error_message": NOT_SERVED,
+    "node_id": -1, "host": "", "port": -1,
+}, "keel's refusal (GROUP_AUTHORIZATION_FAILED) with its message; " + KAFKA_SCHEMA, 53)
+
+write("find-coordinator-v4-response", FindCoordinatorResponse, 4, {
+    "throttle_time_ms": 0,
+    "coordinators": [{"key": "keel-test", "node_id": -1, "host": "", "port": -1,
+                      "error_code": 30, "error_message": NOT_SERVED}],
+}, "keel's refusal of kafka-python 3.0.12's batched lookup; " + KAFKA_SCHEMA, 54)

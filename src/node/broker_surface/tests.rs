@@ -1098,21 +1098,24 @@ fn the_broker_advertises_its_client_apis_in_key_order_at_the_codecs_versions() {
     assert_eq!(
         advertised,
         [
-            (3, 0, 13), // Metadata
-            (18, 0, 4), // ApiVersions
-            (19, 2, 7), // CreateTopics
-            (20, 1, 6), // DeleteTopics
-            (32, 1, 4), // DescribeConfigs
-            (33, 0, 2), // AlterConfigs
-            (37, 0, 3), // CreatePartitions
-            (44, 0, 1), // IncrementalAlterConfigs
-            (55, 0, 2), // DescribeQuorum: forwarded to the active controller
-            (60, 1, 2), // DescribeCluster: never v0 (kafka-python 3.0.12 fails on it)
+            (0, 3, 12),  // Produce: refused (not_served), Kafka 4.0's versions
+            (1, 12, 17), // Fetch: refused to consumers, the versions KRaft uses
+            (2, 1, 10),  // ListOffsets: refused
+            (3, 0, 13),  // Metadata
+            (10, 0, 6),  // FindCoordinator: refused
+            (18, 0, 4),  // ApiVersions
+            (19, 2, 7),  // CreateTopics
+            (20, 1, 6),  // DeleteTopics
+            (32, 1, 4),  // DescribeConfigs
+            (33, 0, 2),  // AlterConfigs
+            (37, 0, 3),  // CreatePartitions
+            (44, 0, 1),  // IncrementalAlterConfigs
+            (55, 0, 2),  // DescribeQuorum: forwarded to the active controller
+            (60, 1, 2),  // DescribeCluster: never v0 (kafka-python 3.0.12 fails on it)
         ]
     );
     // What controllers and the quorum serve stays off a broker's list.
     for api in [
-        ApiKey::Fetch,
         ApiKey::Vote,
         ApiKey::BeginQuorumEpoch,
         ApiKey::EndQuorumEpoch,
