@@ -1,5 +1,6 @@
 //! keel brokers serve metadata only, and real Kafka clients learn that at once: every
-//! producer and consumer below, against a real keel broker, fails within 1 s (it used to wait
+//! producer and consumer below, against the broker of a `keel dev` cluster started as a new
+//! user starts it (one controller, one broker), fails within 1 s (it used to wait
 //! for its 300 s delivery timeout, or forever), with the error its library shows for keel's
 //! refusal (`src/node/not_served.rs`): keel's message "keel brokers serve metadata only: ..."
 //! where the library shows the broker's message, else the Kafka error keel chose.
@@ -16,7 +17,8 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::brokers::create_topics_request;
-use common::{Cluster, Settings};
+use common::dev::Dev;
+use common::wait_for;
 use keel::admin::client::Client;
 use keel::node::not_served::NOT_SERVED_MESSAGE;
 use keel::protocol::ErrorCode;
@@ -33,24 +35,35 @@ const CLIENT_BOUND: Duration = Duration::from_secs(30);
 /// The start of keel's message, which the clients below that show it must show.
 const METADATA_ONLY: &str = "keel brokers serve metadata only";
 
-fn cluster(name: &str) -> (Cluster, String) {
-    let mut settings = Settings::fast().with("broker.heartbeat.interval.ms", 200);
-    settings.brokers = 1;
-    settings.test_timeout = Duration::from_secs(150);
-    let cluster = Cluster::start(name, 1, settings);
-    let broker = cluster.broker_ids()[0];
-    cluster.wait_for_log(
-        broker,
-        "unfenced by the controller",
+/// The id of the `keel dev` broker (after its one controller).
+const BROKER: u32 = 2;
+
+/// `keel dev --controllers 1 --brokers 1` with the topic created: the cluster and its
+/// bootstrap server.
+fn dev(name: &str) -> (Dev, String) {
+    let mut dev = Dev::new(name, 1, 1);
+    dev.start();
+    dev.wait_for_line(
+        &format!("broker {BROKER} unfenced by the controller"),
         Duration::from_secs(20),
     );
-    let address = cluster.address(broker);
+    let address = dev.bootstrap_server();
     let mut client = Client::connect(&address).expect("connect to the broker");
     let created: CreateTopicsResponse = client
         .call(&create_topics_request(&[TOPIC.into()], 3, 1), 7)
         .expect("CreateTopics");
     assert_eq!(created.topics[0].error_code, ErrorCode::None.code());
-    (cluster, address)
+    (dev, address)
+}
+
+/// The broker's log lines, as `keel dev` streamed them.
+fn broker_log(dev: &Dev) -> String {
+    let prefix = format!("[node {BROKER}]");
+    dev.output()
+        .into_iter()
+        .filter(|l| l.starts_with(&prefix))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Runs `command` (stdin `input`), killed after [`CLIENT_BOUND`]; its output and wall time.
@@ -161,7 +174,7 @@ fn kcat_producer_and_consumers_fail_at_once() {
     if !present("kcat", &["-V"], true) {
         return;
     }
-    let (cluster, bootstrap) = cluster("kcat-metadata-only");
+    let (dev, bootstrap) = dev("kcat-metadata-only");
     // kcat -P: librdkafka 2.0.2 shows only the error's name for a failed delivery.
     let mut producer = Command::new("kcat");
     producer.args(["-P", "-b", &bootstrap, "-t", TOPIC]);
@@ -204,7 +217,7 @@ fn kcat_producer_and_consumers_fail_at_once() {
             "{label}: expected {expected:?} in:\n{all}"
         );
     }
-    assert_logged_once_per_connection(&cluster);
+    assert_logged_once_per_connection(&dev);
 }
 
 fn kcat(args: &[&str]) -> Command {
@@ -215,9 +228,8 @@ fn kcat(args: &[&str]) -> Command {
 
 /// The broker logged the refusals, one line per connection (each kcat run above opened its
 /// own connections).
-fn assert_logged_once_per_connection(cluster: &Cluster) {
-    let broker = cluster.broker_ids()[0];
-    let log = cluster.log_text(broker);
+fn assert_logged_once_per_connection(dev: &Dev) {
+    let log = broker_log(dev);
     let lines: Vec<&str> = log
         .lines()
         .filter(|l| l.contains("which keel brokers do not serve"))
@@ -269,7 +281,7 @@ fn python_clients_fail_at_once() {
     if !present(&python, &["-c", "import kafka"], true) {
         return;
     }
-    let (cluster, bootstrap) = cluster("python-metadata-only");
+    let (dev, bootstrap) = dev("python-metadata-only");
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/clients/metadata_only.py"
@@ -296,7 +308,7 @@ fn python_clients_fail_at_once() {
         ran.push(format!("{library} {mode}"));
     }
     eprintln!("RAN: {}", ran.join(", "));
-    assert_logged_once_per_connection(&cluster);
+    assert_logged_once_per_connection(&dev);
 }
 
 #[test]
@@ -315,7 +327,7 @@ fn kafkajs_producer_and_group_consumer_fail_at_once() {
         );
         return;
     }
-    let (_cluster, bootstrap) = cluster("kafkajs-metadata-only");
+    let (_dev, bootstrap) = dev("kafkajs-metadata-only");
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/clients/metadata_only.js"
@@ -343,7 +355,7 @@ fn kafkajs_producer_and_group_consumer_fail_at_once() {
 /// logged once.
 #[test]
 fn a_broker_refuses_produce_and_find_coordinator_with_the_metadata_only_message() {
-    let (cluster, bootstrap) = cluster("wire-metadata-only");
+    let (dev, bootstrap) = dev("wire-metadata-only");
     let mut client = Client::connect(&bootstrap).expect("connect");
     let produce = ProduceRequest {
         acks: -1,
@@ -384,12 +396,14 @@ fn a_broker_refuses_produce_and_find_coordinator_with_the_metadata_only_message(
     );
     assert_eq!(answer.error_message.as_deref(), Some(NOT_SERVED_MESSAGE));
     drop(client);
-    let broker = cluster.broker_ids()[0];
-    let log = cluster.wait_for_log(
-        broker,
-        "which keel brokers do not serve",
-        Duration::from_secs(5),
-    );
+    let log = wait_for("the refusal logged", Duration::from_secs(5), || {
+        let log = broker_log(&dev);
+        if log.contains("which keel brokers do not serve") {
+            Ok(log)
+        } else {
+            Err("not yet".into())
+        }
+    });
     assert_eq!(
         log.matches("which keel brokers do not serve").count(),
         1,
