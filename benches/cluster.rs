@@ -1,7 +1,7 @@
 //! Write throughput of the quorum controller in a real 3-node keel quorum, the load Kafka's
 //! brokers put on it, next to the ZooKeeper-style load of the anchors.
 //! `cargo bench --bench cluster [-- --partitions P --seconds S --outstanding N --batch B
-//! --dirs A,B,C --zk]`.
+//! --dirs A,B,C --zk --linger-ms L --follower-stopped]`.
 //!
 //! Three `keel start` processes on 127.0.0.1 (the harness in `tests/common`), Kafka's default
 //! timeouts and group-commit linger, every node's data directory on a real disk (the temp dir,
@@ -26,6 +26,14 @@
 //! 3.8 ensemble on the same machine and disk(s) with N setData outstanding for S seconds; its
 //! ops/s and p99 are printed next to keel's with the ratios. Without `--zk` the bench prints
 //! keel's side only and says so.
+//!
+//! With `--follower-stopped`, then: the unbatched load serially (1 outstanding) and at N
+//! outstanding, each first on the healthy cluster and then with one follower stopped
+//! (SIGSTOP, resumed after), so that the two compare in one run; printed with the ratios
+//! `stopped_over_healthy_*`. A majority (the leader and one follower) is up throughout; what
+//! this measures is whether a commit then waits on something a healthy quorum hides (the
+//! leader's own flush). `--linger-ms` sets `controller.quorum.append.linger.ms` on every
+//! node (default: keel's).
 //!
 //! Last lines: `keel_partition_changes_per_s`, `keel_unbatched_changes_per_s`,
 //! `keel_commit_p99_ms` (unbatched, N outstanding), `keel_create_partitions_s`.
@@ -72,6 +80,8 @@ struct Args {
     batch: usize,
     dirs: Vec<PathBuf>,
     zk: bool,
+    linger_ms: Option<u64>,
+    follower_stopped: bool,
 }
 
 fn parse_args() -> Args {
@@ -82,6 +92,8 @@ fn parse_args() -> Args {
         batch: 100,
         dirs: Vec::new(),
         zk: false,
+        linger_ms: None,
+        follower_stopped: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -99,6 +111,8 @@ fn parse_args() -> Args {
                     .collect()
             }
             "--zk" => args.zk = true,
+            "--linger-ms" => args.linger_ms = Some(value("--linger-ms").parse().expect("ms")),
+            "--follower-stopped" => args.follower_stopped = true,
             "--bench" => {}
             other => panic!("unknown argument {other}"),
         }
@@ -542,6 +556,71 @@ fn report(name: &str, outstanding: usize, batch: usize, result: &mut PhaseResult
     );
 }
 
+/// The unbatched load serially and at N outstanding, healthy and then with one follower
+/// stopped (see the module header).
+fn follower_stopped(
+    cluster: &Cluster,
+    leader: u32,
+    (poll, pipes): (&mut Poll, &mut [Pipe]),
+    states: &mut [PartitionState],
+    broker_epochs: &[i64],
+    args: &Args,
+) {
+    let follower = cluster
+        .ids()
+        .into_iter()
+        .find(|id| *id != leader)
+        .expect("a follower");
+    for outstanding in [1, args.outstanding] {
+        let mut healthy = alter_phase(
+            poll,
+            pipes,
+            states,
+            broker_epochs,
+            outstanding,
+            1,
+            args.seconds,
+        );
+        report("healthy", outstanding, 1, &mut healthy);
+        common::signal(cluster.pid(follower), libc::SIGSTOP);
+        let mut stopped = alter_phase(
+            poll,
+            pipes,
+            states,
+            broker_epochs,
+            outstanding,
+            1,
+            args.seconds,
+        );
+        common::signal(cluster.pid(follower), libc::SIGCONT);
+        report(
+            &format!("follower {follower} stopped"),
+            outstanding,
+            1,
+            &mut stopped,
+        );
+        let shape = if outstanding == 1 {
+            "serial".to_owned()
+        } else {
+            format!("{outstanding}_outstanding")
+        };
+        println!(
+            "stopped_over_healthy_{shape}_p50: {:.2} ({:.2} ms vs {:.2} ms)",
+            stopped.latencies.quantile_ms(0.5) / healthy.latencies.quantile_ms(0.5),
+            stopped.latencies.quantile_ms(0.5),
+            healthy.latencies.quantile_ms(0.5)
+        );
+        println!(
+            "stopped_over_healthy_{shape}_throughput: {:.2} ({:.0} vs {:.0} changes/s)",
+            stopped.changes_per_s / healthy.changes_per_s,
+            stopped.changes_per_s,
+            healthy.changes_per_s
+        );
+        // Let the resumed follower catch up before the next shape.
+        cluster.wait_for_caught_up(Duration::from_secs(60));
+    }
+}
+
 /// Runs the ZooKeeper anchor with the same concurrency, duration and disk(s); returns its
 /// (setData ops/s, p99 ms) at that concurrency.
 fn zookeeper(args: &Args) -> Option<(f64, f64)> {
@@ -599,6 +678,9 @@ fn main() {
     let mut settings = Settings::kafka_defaults().with("broker.session.timeout.ms", 600_000);
     settings.segment_bytes = SEGMENT_BYTES_DEFAULT;
     settings.test_timeout = Duration::from_secs(30 * 60);
+    if let Some(linger) = args.linger_ms {
+        settings.append_linger_ms = linger;
+    }
     // A real disk: the temp dir (the harness's own default is /dev/shm, which never syncs).
     settings.data_roots = if args.dirs.is_empty() {
         vec![std::env::temp_dir(); 3]
@@ -656,6 +738,16 @@ fn main() {
     );
     report("unbatched", args.outstanding, 1, &mut unbatched);
     let unbatched_p99 = unbatched.latencies.quantile_ms(0.99);
+    if args.follower_stopped {
+        follower_stopped(
+            &cluster,
+            leader,
+            (&mut poll, &mut pipes),
+            &mut states,
+            &broker_epochs,
+            &args,
+        );
+    }
     drop(pipes);
     drop(cluster);
 

@@ -130,6 +130,14 @@ pub const RAFT_ELECTION_TIMEOUT_MS: u64 = 1_000;
 /// considers the leader gone and starts a pre-vote (Kafka `controller.quorum.fetch.timeout.ms`).
 pub const RAFT_FETCH_TIMEOUT_MS: u64 = 2_000;
 
+/// A follower counts as keeping up with its leader while it has a Fetch parked there or sent
+/// one within this long. With records flowing, a healthy follower sends its next Fetch as soon
+/// as it has flushed the last answer (milliseconds, tens on a spinning disk); one that has
+/// been silent for 100 ms is stopped, partitioned or far behind. When fewer followers keep up
+/// than a majority needs without the leader, the leader's own flush is on the commit path and
+/// it flushes in the iteration that appended instead of lingering (see `append_linger_ms`).
+pub const RAFT_FOLLOWER_KEEPING_UP_MS: u64 = 100;
+
 /// A follower whose connection to its leader was reset or refused (the leader's process is
 /// gone: the kernel closed its sockets) starts a pre-vote after a delay drawn from
 /// `[0, RAFT_LEADER_LOST_JITTER_MS)` instead of waiting out the fetch timeout. Every follower
@@ -180,7 +188,11 @@ pub const RAFT_MAX_FETCH_BYTES: u32 = 8 * 1024 * 1024;
 pub const RAFT_ELECTION_BACKOFF_MAX_MS: u64 = 1_000;
 
 /// The leader waits this long after the first unflushed append before asking for a flush, so
-/// one fsync covers every proposal of that window (Kafka `controller.quorum.append.linger.ms`).
+/// one fsync covers every proposal of that window (Kafka `controller.quorum.append.linger.ms`),
+/// while enough followers keep up to commit without it; when its own flush is needed for a
+/// commit (a follower down in a three-voter quorum, a single voter) it does not wait: it
+/// flushes in the event-loop iteration that appended, which batches whatever arrived while
+/// the previous flush ran (`RAFT_FOLLOWER_KEEPING_UP_MS`).
 pub const RAFT_APPEND_LINGER_MS: u64 = 25;
 
 /// Bytes of snapshot sent per FetchSnapshot response. Same as a fetch: one response's worth.

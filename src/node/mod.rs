@@ -840,6 +840,12 @@ impl Node {
         self.clock = clock;
         // Refusals were answered where they happened.
         let _ = self.propose_staged()?;
+        // A proposal may have made a flush due now (the leader's own flush is on the commit
+        // path): ask for it in this iteration, so the flush below covers it.
+        if self.raft.next_deadline_ms() <= clock.monotonic_ms {
+            let actions = self.raft.tick(clock.monotonic_ms);
+            self.execute(actions)?;
+        }
         // A flush's consequences can ask for another flush (rarely): do it in the same
         // iteration, but never loop forever.
         for _ in 0..2 {

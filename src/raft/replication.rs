@@ -60,14 +60,40 @@ impl<P: Payload> Raft<P> {
             },
         });
         let now = self.now_ms;
-        let linger = self.config.append_linger_ms;
-        if let Role::Leader(l) = &mut self.role
-            && l.linger_flush_deadline_ms.is_none()
-        {
-            l.linger_flush_deadline_ms = Some(now + linger);
+        let flush_at = if self.own_flush_gates_commit() {
+            now
+        } else {
+            now + self.config.append_linger_ms
+        };
+        if let Role::Leader(l) = &mut self.role {
+            l.linger_flush_deadline_ms = Some(
+                l.linger_flush_deadline_ms
+                    .map_or(flush_at, |d| d.min(flush_at)),
+            );
         }
         self.complete_parked_fetches();
         Ok((base, last))
+    }
+
+    /// Whether the leader's own flush is needed to commit what it appends now: fewer other
+    /// voters keep up (a Fetch parked here, or one within `RAFT_FOLLOWER_KEEPING_UP_MS`) than
+    /// a majority without the leader needs. Then lingering would only delay every commit.
+    fn own_flush_gates_commit(&self) -> bool {
+        let Role::Leader(l) = &self.role else {
+            return false;
+        };
+        let now = self.now_ms;
+        let keeping_up = l
+            .voters
+            .values()
+            .filter(|p| p.key != self.config.local)
+            .filter(|p| {
+                l.parked.contains_key(&p.key)
+                    || p.last_fetch_ms
+                        .is_some_and(|t| now < t + constants::RAFT_FOLLOWER_KEEPING_UP_MS)
+            })
+            .count();
+        keeping_up < self.config.majority()
     }
 
     /// First acts of a new leader: the epoch-start record, flushed at once, and the
