@@ -1660,6 +1660,31 @@ fn not_served_refusals_match_kafkas_own_schema() {
         expected
     );
 
+    // The Fetch aiokafka 0.14 (and librdkafka 2.0.2) sends at most: v11, by name, below the
+    // versions controllers serve; refused with an empty record set.
+    let (_, _, RequestBody::Fetch(fetch)) = request_of("fetch-v11-request") else {
+        panic!("not a Fetch request")
+    };
+    assert_eq!(
+        (fetch.replica_id, fetch.max_bytes, fetch.session_epoch),
+        (-1, 52_428_800, -1)
+    );
+    assert_eq!(fetch.topics[0].topic, "orders");
+    let partition = &fetch.topics[0].partitions[0];
+    assert_eq!(
+        (
+            partition.partition,
+            partition.fetch_offset,
+            partition.partition_max_bytes
+        ),
+        (0, 0, 1_048_576)
+    );
+    let (_, expected) = response_of("fetch-v11-response");
+    assert_eq!(
+        ResponseBody::Fetch(not_served::fetch_response(&fetch, 11)),
+        expected
+    );
+
     let (_, _, RequestBody::FindCoordinator(find)) = request_of("find-coordinator-v2-request")
     else {
         panic!("not a FindCoordinator request")

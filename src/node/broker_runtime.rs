@@ -109,6 +109,20 @@ impl Node {
                 ),
             });
         }
+        let served = broker_surface::broker_versions(api_key);
+        if !served.contains(&route.version) {
+            return Ok(RequestOutcome::Close {
+                reason: format!(
+                    "{} version {} is not served on a broker listener (it serves {}-{}; \
+                     correlation id {})",
+                    api_key.name(),
+                    route.version,
+                    served.start(),
+                    served.end(),
+                    route.correlation_id
+                ),
+            });
+        }
         if is_forwarded(&request) {
             let now = self.clock.monotonic_ms;
             let forward = Forward {
@@ -143,9 +157,13 @@ impl Node {
         }
         let image = self.machine.image();
         let response = match &request {
-            RequestBody::ApiVersions(body) => ResponseBody::ApiVersions(
-                broker_surface::api_versions_response(broker_surface::BROKER_SERVED_APIS, body),
-            ),
+            RequestBody::ApiVersions(body) => {
+                ResponseBody::ApiVersions(broker_surface::api_versions_response(
+                    broker_surface::BROKER_SERVED_APIS,
+                    broker_surface::broker_versions,
+                    body,
+                ))
+            }
             RequestBody::Metadata(body) => ResponseBody::Metadata(
                 broker_surface::metadata_response(image, &context, body, route.version),
             ),
@@ -190,13 +208,13 @@ impl Node {
         if broker.told_not_served.insert(route.connection) {
             info!(
                 "client connection {} (client id {:?}) asked for {} v{}, which keel brokers do \
-                 not serve (metadata only): refused, each item {}; further such requests on \
-                 this connection are refused without a log line",
+                 not serve (metadata only): {}; further such requests on this connection \
+                 are answered without a log line",
                 route.connection,
                 client_id.unwrap_or(""),
                 route.api_key.name(),
                 version,
-                not_served::refusal_code(request).name(),
+                not_served::answer_summary(request),
             );
         }
         response

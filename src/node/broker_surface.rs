@@ -29,6 +29,7 @@
 //!   is that the caller passes a version the codec decoded.
 
 use std::collections::BTreeSet;
+use std::ops::RangeInclusive;
 
 use crate::metadata::controller::{is_internal_topic, validate_topic_name};
 use crate::metadata::image::{
@@ -57,7 +58,7 @@ pub struct SurfaceContext<'a> {
     pub broker_id: i32,
 }
 
-/// The APIs a broker serves, each at every version the codec supports (`ApiKey::versions`),
+/// The APIs a broker serves, each at [`broker_versions`] (every version the codec supports),
 /// listed by api key (the order of the ApiVersions answer); the broker's counterpart of the
 /// controller's `SERVED_APIS` in `src/node/mod.rs`.
 ///
@@ -67,8 +68,9 @@ pub struct SurfaceContext<'a> {
 /// controller by the runtime, and so is DescribeQuorum (as Kafka's brokers do, so that
 /// `kafka-metadata-quorum.sh --bootstrap-server` works). Produce, Fetch, ListOffsets and
 /// FindCoordinator are advertised and refused, each item with an error clients treat as final
-/// (`super::not_served`): keel brokers hold no messages and no groups, and a client that did
-/// not find these APIs would wait instead of failing. Left out: the Raft APIs, FetchSnapshot of
+/// (`super::not_served`; ListOffsets answers the earliest and latest offsets of an empty log,
+/// so that a consumer reaches its refused Fetch): keel brokers hold no messages and no groups,
+/// and a client that did not find these APIs would wait instead of failing. Left out: the Raft APIs, FetchSnapshot of
 /// the metadata log and the broker-to-controller APIs (BrokerRegistration, BrokerHeartbeat,
 /// UnregisterBroker, AlterPartition), which controllers serve.
 ///
@@ -712,13 +714,24 @@ fn endpoint_type_name(endpoint_type: i8) -> &'static str {
 
 // ---- ApiVersions ----
 
-/// The ApiVersions answer of a node serving `served_apis` (each at every version the codec
-/// supports, in the order given): [`BROKER_SERVED_APIS`] for a broker. `INVALID_REQUEST` when
-/// `ClientSoftwareName` or `ClientSoftwareVersion` (v3+) do not match Kafka's pattern
-/// `[a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])?` (empty, as in v0-v2, passes). The same rules as
-/// the controller's answer in `src/node/mod.rs`, which can call this with its `SERVED_APIS`.
+/// The versions a broker serves `api` at, on a client listener: every version the codec has
+/// (for Fetch 4-17, Kafka 4.0's range, although controllers serve only 12-17, the versions KRaft
+/// uses: consumers that speak at most v11, such as librdkafka 2.0.2 and aiokafka 0.14, must
+/// find a version to be refused at, or they wait). The broker's counterpart of the
+/// controller's `controller_versions` in `src/node/mod.rs`.
+pub fn broker_versions(api: ApiKey) -> RangeInclusive<i16> {
+    api.versions()
+}
+
+/// The ApiVersions answer of a node serving `served_apis` (in the order given), each at
+/// `versions(api)`: [`BROKER_SERVED_APIS`] at [`broker_versions`] for a broker.
+/// `INVALID_REQUEST` when `ClientSoftwareName` or `ClientSoftwareVersion` (v3+) do not match
+/// Kafka's pattern `[a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])?` (empty, as in v0-v2, passes).
+/// The same rules as the controller's answer in `src/node/mod.rs`, which calls this with its
+/// `SERVED_APIS` and `controller_versions`.
 pub fn api_versions_response(
     served_apis: &[ApiKey],
+    versions: fn(ApiKey) -> RangeInclusive<i16>,
     request: &ApiVersionsRequest,
 ) -> ApiVersionsResponse {
     if !valid_client_software(&request.client_software_name)
@@ -733,11 +746,14 @@ pub fn api_versions_response(
         error_code: ErrorCode::None.code(),
         api_keys: served_apis
             .iter()
-            .map(|api| api_versions_response::ApiVersion {
-                api_key: *api as i16,
-                min_version: *api.versions().start(),
-                max_version: *api.versions().end(),
-                ..Default::default()
+            .map(|&api| {
+                let served = versions(api);
+                api_versions_response::ApiVersion {
+                    api_key: api as i16,
+                    min_version: *served.start(),
+                    max_version: *served.end(),
+                    ..Default::default()
+                }
             })
             .collect(),
         ..Default::default()

@@ -26,6 +26,10 @@ pub const VOTE_VERSION: i16 = 2;
 pub const BEGIN_QUORUM_EPOCH_VERSION: i16 = 1;
 pub const END_QUORUM_EPOCH_VERSION: i16 = 1;
 pub const FETCH_VERSION: i16 = 17;
+/// The oldest Fetch version the quorum uses, and controllers serve: the first flexible one,
+/// with `LastFetchedEpoch` (KIP-595) and the tagged `DivergingEpoch`, `CurrentLeader` and
+/// `SnapshotId` Raft needs. Kafka's KRaft uses 12+ as well.
+pub const RAFT_FETCH_MIN_VERSION: i16 = 12;
 pub const FETCH_SNAPSHOT_VERSION: i16 = 1;
 
 /// What conversions need to know about this node and its peers.

@@ -647,6 +647,18 @@ impl Node {
                 ),
             });
         }
+        if !controller_versions(api_key).contains(&version) {
+            let served = controller_versions(api_key);
+            return Ok(RequestOutcome::Close {
+                reason: format!(
+                    "{} version {version} is not served by a controller (it serves {}-{}; \
+                     correlation id {correlation_id})",
+                    api_key.name(),
+                    served.start(),
+                    served.end()
+                ),
+            });
+        }
         if let Some(parsed) = controller_wire::request_from_wire(&request.body, version) {
             let route = Route {
                 connection,
@@ -664,9 +676,9 @@ impl Node {
             return Ok(RequestOutcome::Handled);
         }
         let response = match &request.body {
-            RequestBody::ApiVersions(body) => {
-                ResponseBody::ApiVersions(broker_surface::api_versions_response(SERVED_APIS, body))
-            }
+            RequestBody::ApiVersions(body) => ResponseBody::ApiVersions(
+                broker_surface::api_versions_response(SERVED_APIS, controller_versions, body),
+            ),
             RequestBody::DescribeQuorum(body) => {
                 ResponseBody::DescribeQuorum(self.describe_quorum(body, version))
             }
@@ -1865,10 +1877,23 @@ fn parse_batches(bytes: Vec<u8>, batch_bytes_max: u32) -> Result<Vec<Batch<Data>
     Ok(batches)
 }
 
-/// The APIs a node serves today, each at every version the codec supports, listed by api key
-/// (the order of the ApiVersions answer). The codec may know more APIs than a node serves (the
-/// metadata layer's client, admin and broker-to-controller APIs enter the codec ahead of the code
-/// that serves them): a node neither advertises nor answers those, and a request for one closes
+/// The versions a controller serves `api` at (an API of [`SERVED_APIS`]): every version the
+/// codec has, except Fetch, which controllers serve at [`convert::RAFT_FETCH_MIN_VERSION`] and
+/// above only: the versions KRaft uses (the codec has 4-17 for the consumers brokers refuse,
+/// `broker_surface::broker_versions`). A request at a version a controller does not serve
+/// closes the connection, as one at a version the codec does not know does.
+pub fn controller_versions(api: ApiKey) -> std::ops::RangeInclusive<i16> {
+    let codec = api.versions();
+    match api {
+        ApiKey::Fetch => convert::RAFT_FETCH_MIN_VERSION.max(*codec.start())..=*codec.end(),
+        _ => codec,
+    }
+}
+
+/// The APIs a node serves today, each at [`controller_versions`] (every version the codec
+/// supports but for Fetch), listed by api key (the order of the ApiVersions answer). The codec
+/// may know more APIs than a node serves (the metadata layer's client, admin and
+/// broker-to-controller APIs enter the codec ahead of the code that serves them): a node neither advertises nor answers those, and a request for one closes
 /// the connection, as Kafka does for an API its listener does not enable.
 pub const SERVED_APIS: &[ApiKey] = &[
     ApiKey::Fetch,
@@ -1981,8 +2006,11 @@ mod tests {
 
     #[test]
     fn api_versions_advertises_exactly_the_served_apis_in_key_order() {
-        let response =
-            broker_surface::api_versions_response(SERVED_APIS, &ApiVersionsRequest::default());
+        let response = broker_surface::api_versions_response(
+            SERVED_APIS,
+            controller_versions,
+            &ApiVersionsRequest::default(),
+        );
         assert_eq!(response.error_code, 0);
         let listed: Vec<(i16, i16, i16)> = response
             .api_keys
@@ -1992,6 +2020,17 @@ mod tests {
         let served: Vec<(i16, i16, i16)> = SERVED_APIS
             .iter()
             .map(|api| (*api as i16, *api.versions().start(), *api.versions().end()))
+            .collect();
+        // Every API at the codec's versions, but Fetch at the versions KRaft uses only.
+        let served: Vec<(i16, i16, i16)> = served
+            .into_iter()
+            .map(|(key, min, max)| {
+                if key == 1 {
+                    (key, 12, max)
+                } else {
+                    (key, min, max)
+                }
+            })
             .collect();
         assert_eq!(listed, served);
         let keys: Vec<i16> = listed.iter().map(|k| k.0).collect();
@@ -2081,6 +2120,35 @@ mod tests {
         let listed: Vec<i16> = response.api_keys.iter().map(|k| k.api_key).collect();
         assert!(!listed.contains(&(ApiKey::Metadata as i16)), "{listed:?}");
         assert_eq!(listed.len(), SERVED_APIS.len());
+        drop(node);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_controller_closes_the_connection_on_a_fetch_below_the_versions_kraft_uses() {
+        let (mut node, dir) = test_node("old-fetch");
+        let clock = Clock {
+            monotonic_ms: 10,
+            wall_ms: 1_763_700_000_010,
+        };
+        let request = RequestBody::Fetch(FetchRequest::default());
+        for version in *ApiKey::Fetch.versions().start()..convert::RAFT_FETCH_MIN_VERSION {
+            let frame = frame_of(&request, version, 100 + i32::from(version));
+            assert!(decode_request(&frame).is_ok(), "the codec has v{version}");
+            let outcome = node
+                .handle_request(clock, 1, 0, version as u64, &frame)
+                .unwrap();
+            let RequestOutcome::Close { reason } = outcome else {
+                panic!("Fetch v{version} was answered by a controller: {outcome:?}")
+            };
+            assert!(
+                reason.contains(&format!(
+                    "Fetch version {version} is not served by a controller (it serves 12-17"
+                )),
+                "{reason}"
+            );
+        }
+        assert!(node.take_outputs().is_empty());
         drop(node);
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -8,13 +8,15 @@
 //! ProduceRequest ApiVersions" until `message.timeout.ms` (300 s), group consumers ask for a
 //! coordinator forever. So brokers advertise them (at every version the codec has) and answer
 //! every item with an error each client treats as final, and with
-//! [`NOT_SERVED_MESSAGE`] wherever the version has an error message field:
+//! [`NOT_SERVED_MESSAGE`] wherever the version has an error message field; the one item
+//! answered is a ListOffsets for the earliest or latest offset, so that a consumer gets as far
+//! as its Fetch:
 //!
 //! | API | Error | Why this code |
 //! |---|---|---|
 //! | Produce | `TOPIC_AUTHORIZATION_FAILED` per partition, `ErrorMessage` (v8+) | permanent in librdkafka, kafka-python, aiokafka and kafkajs: the send fails at once; `UNSUPPORTED_VERSION`, `INVALID_REQUEST` or `POLICY_VIOLATION` are retried by some of them until the delivery timeout |
-//! | ListOffsets | `TOPIC_AUTHORIZATION_FAILED` per partition (no message field) | the consumers' offset reset fails at once (kafka-python and aiokafka raise it, librdkafka reports it as a consumer error) |
-//! | Fetch | `TOPIC_AUTHORIZATION_FAILED` per partition (no message field) | as for ListOffsets, for a consumer that starts at an explicit offset |
+//! | ListOffsets | none for the earliest or latest offset: 0, an empty log; `TOPIC_AUTHORIZATION_FAILED` per partition for other lookups (no message field) | a consumer resetting its position must reach Fetch: aiokafka 0.14 retries every ListOffsets error forever |
+//! | Fetch (v4-17; controllers serve 12-17) | `TOPIC_AUTHORIZATION_FAILED` per partition (no message field) | final everywhere: kafka-python and aiokafka raise it, librdkafka reports it as a consumer error (kcat -C exits); v4+ so that librdkafka 2.0.2 and aiokafka 0.14 (at most v11) find a version |
 //! | FindCoordinator | `GROUP_AUTHORIZATION_FAILED` (groups, share groups) or `TRANSACTIONAL_ID_AUTHORIZATION_FAILED` (transactions), `ErrorMessage` (v1+) | a group consumer stops at once; `COORDINATOR_NOT_AVAILABLE`, what Kafka answers while a coordinator loads, is retried forever |
 //!
 //! Fetch and ListOffsets are written per topic through [`topic_service`], so that a later
@@ -24,8 +26,8 @@
 //! # Invariants
 //!
 //! - **Every item answered once, nothing decided.** Each topic and partition (each key) of the
-//!   request gets one entry, in the request's order, with the refusal; no request changes
-//!   anything.
+//!   request gets one entry, in the request's order, with the refusal (or, for ListOffsets'
+//!   earliest and latest, the empty log's offset); no request changes anything.
 //! - **Bounded.** An answer has at most [`NOT_SERVED_ENTRIES_MAX`] entries (partitions, or
 //!   coordinator keys); items past that are left out (a client sends a few thousand at most),
 //!   so a request of small items cannot make a response many times its size.
@@ -67,6 +69,14 @@ const FIND_COORDINATOR_BATCH_VERSION: i16 = 4;
 const PRODUCE_ERROR_MESSAGE_VERSION: i16 = 8;
 /// From this version Fetch names topics by id.
 const FETCH_TOPIC_ID_VERSION: i16 = 13;
+
+/// `ListOffsetsPartition.Timestamp` asking for the latest offset (the log end).
+const LIST_OFFSETS_LATEST: i64 = -1;
+/// `ListOffsetsPartition.Timestamp` asking for the earliest offset (the log start).
+const LIST_OFFSETS_EARLIEST: i64 = -2;
+/// The log start and end offset of a partition keel does not serve, as ListOffsets answers
+/// them: keel holds no messages of it, an empty log.
+pub const NOT_SERVED_LOG_END_OFFSET: i64 = 0;
 
 /// How this broker serves a topic to Fetch and ListOffsets. One variant today; the change
 /// stream will add its own.
@@ -115,8 +125,12 @@ pub fn produce_response(request: &ProduceRequest, version: i16) -> ProduceRespon
     }
 }
 
-/// The ListOffsets answer: per topic by [`topic_service`]; a topic not served has every
-/// partition [`TOPIC_NOT_SERVED`] (the response has no message field).
+/// The ListOffsets answer: per topic by [`topic_service`]. A partition of a topic not served
+/// is answered as the empty log keel holds of it when asked for its earliest or latest offset
+/// ([`NOT_SERVED_LOG_END_OFFSET`], timestamp and leader epoch -1, `NONE`), so that a consumer
+/// resetting its position reaches Fetch, which refuses it (aiokafka retries every ListOffsets
+/// error forever); any other lookup (by timestamp, max timestamp, tiered offsets) is
+/// [`TOPIC_NOT_SERVED`] (the response has no message field).
 pub fn list_offsets_response(request: &ListOffsetsRequest, _version: i16) -> ListOffsetsResponse {
     let mut budget = NOT_SERVED_ENTRIES_MAX;
     let topics = request
@@ -127,14 +141,7 @@ pub fn list_offsets_response(request: &ListOffsetsRequest, _version: i16) -> Lis
             let partitions = match topic_service(Some(&topic.name)) {
                 TopicService::NotServed => asked
                     .iter()
-                    .map(|p| list_offsets_response::ListOffsetsPartitionResponse {
-                        partition_index: p.partition_index,
-                        error_code: TOPIC_NOT_SERVED.code(),
-                        timestamp: -1,
-                        offset: -1,
-                        leader_epoch: -1,
-                        ..Default::default()
-                    })
+                    .map(|p| not_served_list_offsets(p.partition_index, p.timestamp))
                     .collect(),
             };
             Some(list_offsets_response::ListOffsetsTopicResponse {
@@ -151,9 +158,29 @@ pub fn list_offsets_response(request: &ListOffsetsRequest, _version: i16) -> Lis
     }
 }
 
+/// The ListOffsets answer for one partition of a topic not served, asked for `timestamp`.
+fn not_served_list_offsets(
+    partition_index: i32,
+    timestamp: i64,
+) -> list_offsets_response::ListOffsetsPartitionResponse {
+    let (error_code, offset) = match timestamp {
+        LIST_OFFSETS_LATEST | LIST_OFFSETS_EARLIEST => (ErrorCode::None, NOT_SERVED_LOG_END_OFFSET),
+        _ => (TOPIC_NOT_SERVED, -1),
+    };
+    list_offsets_response::ListOffsetsPartitionResponse {
+        partition_index,
+        error_code: error_code.code(),
+        timestamp: -1,
+        offset,
+        leader_epoch: -1,
+        ..Default::default()
+    }
+}
+
 /// The Fetch answer of a broker to a consumer: per topic by [`topic_service`]; a topic not
 /// served has every partition [`TOPIC_NOT_SERVED`], no records, high watermark and log start
-/// offset -1. Topics to forget (fetch sessions) are ignored: keel keeps no fetch sessions and
+/// offset -1, as Kafka answers a partition in error (an empty record set, never null:
+/// librdkafka breaks on null records). Topics to forget (fetch sessions) are ignored: keel keeps no fetch sessions and
 /// answers `SessionId` 0.
 pub fn fetch_response(request: &FetchRequest, version: i16) -> FetchResponse {
     let mut budget = NOT_SERVED_ENTRIES_MAX;
@@ -172,7 +199,7 @@ pub fn fetch_response(request: &FetchRequest, version: i16) -> FetchResponse {
                         high_watermark: -1,
                         last_stable_offset: -1,
                         log_start_offset: -1,
-                        records: None,
+                        records: Some(Vec::new()),
                         ..Default::default()
                     })
                     .collect(),
@@ -236,8 +263,25 @@ pub fn find_coordinator_response(
     }
 }
 
-/// The error [`produce_response`], [`fetch_response`], [`list_offsets_response`] or
-/// [`find_coordinator_response`] answers `request` with (for the log line).
+/// How [`produce_response`], [`fetch_response`], [`list_offsets_response`] or
+/// [`find_coordinator_response`] answers `request`, in words (for the log line).
+pub fn answer_summary(request: &RequestBody) -> String {
+    match request {
+        RequestBody::FindCoordinator(r) => {
+            format!("refused, each key {}", coordinator_refusal(r).name())
+        }
+        RequestBody::ListOffsets(_) => format!(
+            "earliest and latest offsets answered {NOT_SERVED_LOG_END_OFFSET} (an empty log), \
+             other lookups {}",
+            TOPIC_NOT_SERVED.name()
+        ),
+        _ => format!("refused, each partition {}", TOPIC_NOT_SERVED.name()),
+    }
+}
+
+/// The error [`produce_response`], [`fetch_response`], [`list_offsets_response`] (for a
+/// lookup other than earliest or latest) or [`find_coordinator_response`] refuses `request`
+/// with.
 pub fn refusal_code(request: &RequestBody) -> ErrorCode {
     match request {
         RequestBody::FindCoordinator(r) => coordinator_refusal(r),

@@ -189,7 +189,7 @@ write("fetch-v12-request", FetchRequest, 12, {
         "partition": 0, "current_leader_epoch": 8, "fetch_offset": 0, "last_fetched_epoch": -1,
         "log_start_offset": -1, "partition_max_bytes": 1048576}]}],
     "forgotten_topics_data": [], "rack_id": "",
-}, "the oldest version keel takes: topic by name, ReplicaId in the body; " + KAFKA_SCHEMA, 16)
+}, "the oldest version controllers take: topic by name, ReplicaId in the body; " + KAFKA_SCHEMA, 16)
 
 write("fetch-v17-response", FetchResponse, 17, {
     "throttle_time_ms": 0, "error_code": 0, "session_id": 0,
@@ -510,8 +510,26 @@ write("list-offsets-v2-request", ListOffsetsRequest, 2, {
 write("list-offsets-v2-response", ListOffsetsResponse, 2, {
     "throttle_time_ms": 0,
     "topics": [{"name": "orders", "partitions": [{
-        "partition_index": 0, "error_code": 29, "timestamp": -1, "offset": -1}]}],
-}, "keel's refusal (TOPIC_AUTHORIZATION_FAILED); " + KAFKA_SCHEMA, 52)
+        "partition_index": 0, "error_code": 0, "timestamp": -1, "offset": 0}]}],
+}, "keel's answer for the latest offset: 0, an empty log; " + KAFKA_SCHEMA, 52)
+
+write("fetch-v11-request", FetchRequest, 11, {
+    "replica_id": -1, "max_wait_ms": 500, "min_bytes": 1, "max_bytes": 52428800,
+    "isolation_level": 0, "session_id": 0, "session_epoch": -1,
+    "topics": [{"topic": "orders", "partitions": [{
+        "partition": 0, "current_leader_epoch": -1, "fetch_offset": 0, "log_start_offset": -1,
+        "partition_max_bytes": 1048576}]}],
+    "forgotten_topics_data": [], "rack_id": "",
+}, "the shape aiokafka 0.14's assigned consumer sends after ListOffsets; " + KAFKA_SCHEMA, 55,
+   client_id="aiokafka-0.14.0")
+
+write("fetch-v11-response", FetchResponse, 11, {
+    "throttle_time_ms": 0, "error_code": 0, "session_id": 0,
+    "responses": [{"topic": "orders", "partitions": [{
+        "partition_index": 0, "error_code": 29, "high_watermark": -1, "last_stable_offset": -1,
+        "log_start_offset": -1, "aborted_transactions": [], "preferred_read_replica": -1,
+        "records": b""}]}],
+}, "keel's refusal (TOPIC_AUTHORIZATION_FAILED), no aborted transactions and an empty record set, as Kafka answers a partition in error; " + KAFKA_SCHEMA, 55)
 
 write("find-coordinator-v2-request", FindCoordinatorRequest, 2, {
     "key": "keel-test", "key_type": 0,

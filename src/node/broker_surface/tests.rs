@@ -1088,7 +1088,11 @@ fn kafka_python_describe_cluster_gets_brokers_and_cluster_operations() {
 fn the_broker_advertises_its_client_apis_in_key_order_at_the_codecs_versions() {
     let keys: Vec<i16> = BROKER_SERVED_APIS.iter().map(|api| *api as i16).collect();
     assert!(keys.windows(2).all(|w| w[0] < w[1]), "{keys:?}");
-    let response = api_versions_response(BROKER_SERVED_APIS, &ApiVersionsRequest::default());
+    let response = api_versions_response(
+        BROKER_SERVED_APIS,
+        broker_versions,
+        &ApiVersionsRequest::default(),
+    );
     assert_eq!(response.error_code, 0);
     let advertised: Vec<(i16, i16, i16)> = response
         .api_keys
@@ -1098,20 +1102,20 @@ fn the_broker_advertises_its_client_apis_in_key_order_at_the_codecs_versions() {
     assert_eq!(
         advertised,
         [
-            (0, 3, 12),  // Produce: refused (not_served), Kafka 4.0's versions
-            (1, 12, 17), // Fetch: refused to consumers, the versions KRaft uses
-            (2, 1, 10),  // ListOffsets: refused
-            (3, 0, 13),  // Metadata
-            (10, 0, 6),  // FindCoordinator: refused
-            (18, 0, 4),  // ApiVersions
-            (19, 2, 7),  // CreateTopics
-            (20, 1, 6),  // DeleteTopics
-            (32, 1, 4),  // DescribeConfigs
-            (33, 0, 2),  // AlterConfigs
-            (37, 0, 3),  // CreatePartitions
-            (44, 0, 1),  // IncrementalAlterConfigs
-            (55, 0, 2),  // DescribeQuorum: forwarded to the active controller
-            (60, 1, 2),  // DescribeCluster: never v0 (kafka-python 3.0.12 fails on it)
+            (0, 3, 12), // Produce: refused (not_served), Kafka 4.0's versions
+            (1, 4, 17), // Fetch: refused to consumers, Kafka 4.0's versions (controllers: 12-17)
+            (2, 1, 10), // ListOffsets: refused
+            (3, 0, 13), // Metadata
+            (10, 0, 6), // FindCoordinator: refused
+            (18, 0, 4), // ApiVersions
+            (19, 2, 7), // CreateTopics
+            (20, 1, 6), // DeleteTopics
+            (32, 1, 4), // DescribeConfigs
+            (33, 0, 2), // AlterConfigs
+            (37, 0, 3), // CreatePartitions
+            (44, 0, 1), // IncrementalAlterConfigs
+            (55, 0, 2), // DescribeQuorum: forwarded to the active controller
+            (60, 1, 2), // DescribeCluster: never v0 (kafka-python 3.0.12 fails on it)
         ]
     );
     // What controllers and the quorum serve stays off a broker's list.
@@ -1165,7 +1169,7 @@ fn api_versions_refuses_client_software_names_kafka_refuses() {
             client_software_version: version.into(),
             ..Default::default()
         };
-        let response = api_versions_response(BROKER_SERVED_APIS, &request);
+        let response = api_versions_response(BROKER_SERVED_APIS, broker_versions, &request);
         let expected = if ok {
             0
         } else {

@@ -84,17 +84,28 @@ fn the_message_says_what_keel_brokers_serve() {
 }
 
 #[test]
-fn list_offsets_refuses_every_partition_of_every_topic() {
+fn list_offsets_answers_earliest_and_latest_as_an_empty_log_and_refuses_other_lookups() {
+    // Latest (-1), earliest (-2), max timestamp (-3), earliest local (-4), latest tiered (-5),
+    // and a time.
+    let lookups: [(i64, i64, i16); 6] = [
+        (-1, 0, ErrorCode::None.code()),
+        (-2, 0, ErrorCode::None.code()),
+        (-3, -1, TOPIC_NOT_SERVED.code()),
+        (-4, -1, TOPIC_NOT_SERVED.code()),
+        (-5, -1, TOPIC_NOT_SERVED.code()),
+        (1_763_700_000_000, -1, TOPIC_NOT_SERVED.code()),
+    ];
     let request = ListOffsetsRequest {
         replica_id: -1,
         topics: vec![list_offsets_request::ListOffsetsTopic {
             name: "orders".into(),
-            partitions: [0, 1]
+            partitions: lookups
                 .iter()
+                .enumerate()
                 .map(
-                    |&partition_index| list_offsets_request::ListOffsetsPartition {
-                        partition_index,
-                        timestamp: -1,
+                    |(index, &(timestamp, _, _))| list_offsets_request::ListOffsetsPartition {
+                        partition_index: index as i32,
+                        timestamp,
                         ..Default::default()
                     },
                 )
@@ -107,21 +118,17 @@ fn list_offsets_refuses_every_partition_of_every_topic() {
         let response = through_the_wire(&list_offsets_response(&request, version), version);
         assert_eq!(response.topics.len(), 1);
         assert_eq!(response.topics[0].name, "orders");
-        let partitions = &response.topics[0].partitions;
-        assert_eq!(
-            partitions
-                .iter()
-                .map(|p| p.partition_index)
-                .collect::<Vec<_>>(),
-            vec![0, 1]
-        );
-        assert!(
-            partitions
-                .iter()
-                .all(|p| p.error_code == TOPIC_NOT_SERVED.code()
-                    && p.offset == -1
-                    && p.timestamp == -1)
-        );
+        let answered: Vec<(i32, i64, i16, i64)> = response.topics[0]
+            .partitions
+            .iter()
+            .map(|p| (p.partition_index, p.offset, p.error_code, p.timestamp))
+            .collect();
+        let expected: Vec<(i32, i64, i16, i64)> = lookups
+            .iter()
+            .enumerate()
+            .map(|(index, &(_, offset, code))| (index as i32, offset, code, -1))
+            .collect();
+        assert_eq!(answered, expected, "v{version}");
     }
 }
 
@@ -142,6 +149,8 @@ fn fetch_refuses_every_partition_by_name_or_by_id() {
         }],
         ..Default::default()
     };
+    // Every version brokers serve, down to the v4 of librdkafka 2.0.2's and aiokafka's range.
+    assert_eq!(ApiKey::Fetch.versions(), 4..=17);
     for version in ApiKey::Fetch.versions() {
         let mut asked = request.clone();
         asked.narrow_to_version(version);
@@ -158,7 +167,11 @@ fn fetch_refuses_every_partition_by_name_or_by_id() {
         let partition = &topic.partitions[0];
         assert_eq!(partition.partition_index, 3);
         assert_eq!(partition.error_code, TOPIC_NOT_SERVED.code());
-        assert_eq!(partition.records, None);
+        assert_eq!(
+            partition.records,
+            Some(Vec::new()),
+            "v{version}: empty, never null"
+        );
         assert_eq!(partition.high_watermark, -1);
     }
 }
