@@ -279,16 +279,6 @@ pub fn answer_summary(request: &RequestBody) -> String {
     }
 }
 
-/// The error [`produce_response`], [`fetch_response`], [`list_offsets_response`] (for a
-/// lookup other than earliest or latest) or [`find_coordinator_response`] refuses `request`
-/// with.
-pub fn refusal_code(request: &RequestBody) -> ErrorCode {
-    match request {
-        RequestBody::FindCoordinator(r) => coordinator_refusal(r),
-        _ => TOPIC_NOT_SERVED,
-    }
-}
-
 fn coordinator_refusal(request: &FindCoordinatorRequest) -> ErrorCode {
     if request.key_type == COORDINATOR_KEY_TRANSACTION {
         ErrorCode::TransactionalIdAuthorizationFailed

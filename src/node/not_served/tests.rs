@@ -196,7 +196,6 @@ fn find_coordinator_refuses_groups_and_transactions_with_the_message() {
             let mut asked = request.clone();
             asked.narrow_to_version(version);
             let response = through_the_wire(&find_coordinator_response(&asked, version), version);
-            assert_eq!(refusal_code(&RequestBody::FindCoordinator(asked)), code);
             let message = Some(NOT_SERVED_MESSAGE.to_owned());
             if version >= 4 {
                 let keys: Vec<&str> = response
