@@ -558,6 +558,12 @@ impl Node {
         self.flush_wanted.is_some()
     }
 
+    /// Whether [`Node::end_of_iteration`] may flush: a flush is wanted, or staged records
+    /// are about to be proposed (which can make one due).
+    pub fn may_flush(&self) -> bool {
+        self.flush_wanted.is_some() || self.staged.is_some()
+    }
+
     /// The earliest monotonic time at which the node needs [`Node::tick`].
     pub fn next_deadline_ms(&self) -> u64 {
         let mut deadline = self.raft.next_deadline_ms();

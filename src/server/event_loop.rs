@@ -3,8 +3,11 @@
 //!
 //! One iteration: poll with a timeout set by the earliest deadline (the node's timers, request
 //! timeouts, reconnects); read every ready socket and hand whole frames to the node; tick the
-//! node; then group commit (`Node::end_of_iteration`: one flush for every append of the
-//! iteration, which releases what waited for it); then write. Nothing here blocks.
+//! node; if a flush is due, first write what is already final (answers the node may send now:
+//! replies to committed requests, a leader's Fetch answers, refusals), so that none of it
+//! waits for a flush it does not need; then group commit (`Node::end_of_iteration`: one flush
+//! for every append of the iteration, which releases what waited for it); then write what it
+//! released. Nothing here blocks but the flush.
 //!
 //! Connections live in a fixed number of slots ([`Admission`]): `max.connections` ordinary
 //! ones plus a reserve that only peers occupy. A connection on a controller listener whose
@@ -408,17 +411,29 @@ impl EventLoop {
         self.maintain_peers(clock).map_err(LoopExit::Fatal)?;
         self.node.tick(clock).map_err(LoopExit::Fatal)?;
         self.dispatch(clock).map_err(LoopExit::Fatal)?;
+        if self.node.may_flush() {
+            // A reply to a request committed by a follower's acknowledgement read in this
+            // iteration, or a Fetch answer that lets a follower acknowledge sooner, must not
+            // wait for the leader's own flush: with one follower down that would cost every
+            // commit a second flush.
+            self.write_connections(clock.monotonic_ms);
+        }
         self.node.end_of_iteration(clock).map_err(LoopExit::Fatal)?;
         self.dispatch(clock).map_err(LoopExit::Fatal)?;
-        for slot in 0..self.slots.len() {
-            if self.slots[slot].connection.is_some() {
-                self.write_connection(slot, clock.monotonic_ms);
-            }
-        }
+        self.write_connections(clock.monotonic_ms);
         if idle && !shutting_down && !self.node.wants_flush() && self.node.needs_prepare() {
             self.node.prepare_ahead().map_err(LoopExit::Fatal)?;
         }
         Ok(signalled)
+    }
+
+    /// Writes what every connection has to send.
+    fn write_connections(&mut self, now_ms: u64) {
+        for slot in 0..self.slots.len() {
+            if self.slots[slot].connection.is_some() {
+                self.write_connection(slot, now_ms);
+            }
+        }
     }
 
     /// When the loop must look again: the node's and the links' timers, listeners to accept
