@@ -572,26 +572,21 @@ fn follower_stopped(
         .find(|id| *id != leader)
         .expect("a follower");
     for outstanding in [1, args.outstanding] {
-        let mut healthy = alter_phase(
-            poll,
-            pipes,
-            states,
-            broker_epochs,
-            outstanding,
-            1,
-            args.seconds,
-        );
+        let mut phase = |states: &mut [PartitionState]| {
+            alter_phase(
+                poll,
+                pipes,
+                states,
+                broker_epochs,
+                outstanding,
+                1,
+                args.seconds,
+            )
+        };
+        let mut healthy = phase(states);
         report("healthy", outstanding, 1, &mut healthy);
         common::signal(cluster.pid(follower), libc::SIGSTOP);
-        let mut stopped = alter_phase(
-            poll,
-            pipes,
-            states,
-            broker_epochs,
-            outstanding,
-            1,
-            args.seconds,
-        );
+        let mut stopped = phase(states);
         common::signal(cluster.pid(follower), libc::SIGCONT);
         report(
             &format!("follower {follower} stopped"),

@@ -228,19 +228,19 @@ fn mode_name(mode: WriteMode) -> &'static str {
     }
 }
 
-fn run_raw(args: &Args, k: u64) -> Outcome {
-    let dir = fresh_dir(&args.dir.join(format!("raw-k{k}")));
-    let path = dir.join("raw.log");
-    let mut file = OpenOptions::new()
-        .create(true)
-        .write(true)
-        .truncate(true)
-        .open(&path)
-        .unwrap();
+/// Writes keel's batches of k updates, one write and one flush per batch, with `write` (the
+/// file, the bytes and their offset in it), timing only `write`, until N updates, the budget,
+/// or `capacity` bytes. Returns (updates, elapsed, bytes, flushes).
+fn write_batches(
+    args: &Args,
+    k: u64,
+    capacity: u64,
+    mut write: impl FnMut(&[u8], u64),
+) -> (u64, Duration, u64, u64) {
     let mut updates = Updates::new(args.keys, args.value_bytes);
     let mut records: Vec<Vec<u8>> = (0..k).map(|_| Vec::new()).collect();
     let mut buffer = Vec::new();
-    let (mut done, mut flushes, mut bytes, mut offset) = (0u64, 0u64, 0u64, 0u64);
+    let (mut done, mut flushes, mut bytes) = (0u64, 0u64, 0u64);
     let mut elapsed = Duration::ZERO;
     while done < args.updates && elapsed < args.budget {
         let n = k.min(args.updates - done) as usize;
@@ -250,28 +250,44 @@ fn run_raw(args: &Args, k: u64) -> Outcome {
         let refs: Vec<&[u8]> = records[..n].iter().map(|r| r.as_slice()).collect();
         buffer.clear();
         let spec = BatchSpec {
-            base_offset: offset,
+            base_offset: done,
             leader_epoch: 1,
             first_timestamp_ms: 0,
             max_timestamp_ms: 0,
             control: false,
         };
         encode_batch(&spec, &refs, &mut buffer);
+        if bytes + buffer.len() as u64 > capacity {
+            break;
+        }
         // Only the write and the flush are timed: this is the disk's floor, not an encoder.
         let start = Instant::now();
-        file.write_all(&buffer).unwrap();
-        file.sync_data().unwrap();
+        write(&buffer, bytes);
         elapsed += start.elapsed();
         flushes += 1;
         bytes += buffer.len() as u64;
-        offset += n as u64;
         done += n as u64;
     }
+    (done, elapsed, bytes, flushes)
+}
+
+fn run_raw(args: &Args, k: u64) -> Outcome {
+    let dir = fresh_dir(&args.dir.join(format!("raw-k{k}")));
+    let mut file = OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .open(dir.join("raw.log"))
+        .unwrap();
+    let (updates, elapsed, bytes, flushes) = write_batches(args, k, u64::MAX, |batch, _| {
+        file.write_all(batch).unwrap();
+        file.sync_data().unwrap();
+    });
     drop(file);
     std::fs::remove_dir_all(&dir).unwrap();
     Outcome {
         name: format!("raw write+fdatasync k={k}"),
-        updates: done,
+        updates,
         requested: args.updates,
         elapsed,
         bytes,
@@ -289,21 +305,23 @@ const PREALLOCATED_BYTES_MAX: u64 = 1 << 30;
 /// synced file (see the module header).
 fn run_preallocated(args: &Args, k: u64) -> Outcome {
     let dir = fresh_dir(&args.dir.join(format!("preallocated-k{k}")));
-    let path = dir.join("preallocated.log");
     let file = OpenOptions::new()
         .create(true)
         .read(true)
         .write(true)
         .truncate(true)
-        .open(&path)
+        .open(dir.join("preallocated.log"))
         .unwrap();
-    let mut updates = Updates::new(args.keys, args.value_bytes);
-    let mut records: Vec<Vec<u8>> = (0..k).map(|_| Vec::new()).collect();
-    let mut buffer = Vec::new();
-    // Size the file for every update (all batches of k records have one size), capped.
-    for record in records.iter_mut() {
-        updates.next(record);
-    }
+    // Sized for every update (all batches of k records have one size), capped, zero-filled
+    // with real writes and synced before anything is timed.
+    let mut sample = Updates::new(args.keys, args.value_bytes);
+    let records: Vec<Vec<u8>> = (0..k)
+        .map(|_| {
+            let mut record = Vec::new();
+            sample.next(&mut record);
+            record
+        })
+        .collect();
     let refs: Vec<&[u8]> = records.iter().map(|r| r.as_slice()).collect();
     let batch_bytes = keel::storage::batch::encoded_batch_bytes(&refs);
     let size = (args.updates.div_ceil(k) * batch_bytes).min(PREALLOCATED_BYTES_MAX);
@@ -315,42 +333,15 @@ fn run_preallocated(args: &Args, k: u64) -> Outcome {
         filled += n as u64;
     }
     file.sync_all().unwrap();
-    let mut updates = Updates::new(args.keys, args.value_bytes);
-    let (mut done, mut flushes, mut bytes, mut offset) = (0u64, 0u64, 0u64, 0u64);
-    let mut elapsed = Duration::ZERO;
-    while done < args.updates && elapsed < args.budget {
-        let n = k.min(args.updates - done) as usize;
-        for record in records.iter_mut().take(n) {
-            updates.next(record);
-        }
-        let refs: Vec<&[u8]> = records[..n].iter().map(|r| r.as_slice()).collect();
-        buffer.clear();
-        let spec = BatchSpec {
-            base_offset: offset,
-            leader_epoch: 1,
-            first_timestamp_ms: 0,
-            max_timestamp_ms: 0,
-            control: false,
-        };
-        encode_batch(&spec, &refs, &mut buffer);
-        if bytes + buffer.len() as u64 > size {
-            break;
-        }
-        // Only the write and the flush are timed, as for raw.
-        let start = Instant::now();
-        file.write_all_at(&buffer, bytes).unwrap();
+    let (updates, elapsed, bytes, flushes) = write_batches(args, k, size, |batch, offset| {
+        file.write_all_at(batch, offset).unwrap();
         file.sync_data().unwrap();
-        elapsed += start.elapsed();
-        flushes += 1;
-        bytes += buffer.len() as u64;
-        offset += n as u64;
-        done += n as u64;
-    }
+    });
     drop(file);
     std::fs::remove_dir_all(&dir).unwrap();
     Outcome {
         name: format!("preallocated pwrite k={k}"),
-        updates: done,
+        updates,
         requested: args.updates,
         elapsed,
         bytes,

@@ -13,13 +13,7 @@ use keel::sim::Simulation;
 fn settled(seed: u64) -> (Simulation, NodeId, NodeId) {
     let mut sim = Simulation::scripted(3, 0, seed);
     sim.start();
-    for _ in 0..100 {
-        if sim.leader().is_some() {
-            break;
-        }
-        sim.run_for(100).unwrap();
-    }
-    let leader = sim.leader().expect("a leader");
+    let leader = sim.run_until_elected();
     sim.run_for(1_000).unwrap();
     let follower = (1..=3).find(|&id| id != leader).unwrap();
     (sim, leader, follower)

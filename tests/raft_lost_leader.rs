@@ -9,22 +9,12 @@ use keel::constants::{RAFT_FETCH_TIMEOUT_MS, RAFT_LEADER_LOST_JITTER_MS};
 use keel::raft::{NodeId, RoleName};
 use keel::sim::Simulation;
 
-fn elected(sim: &mut Simulation) -> NodeId {
-    for _ in 0..100 {
-        if let Some(l) = sim.leader() {
-            return l;
-        }
-        sim.run_for(100).expect("checkers hold");
-    }
-    panic!("no leader elected within 10 s");
-}
-
 /// A settled cluster of `voters` with its client on: (sim, leader).
 fn settled(voters: usize, seed: u64) -> (Simulation, NodeId) {
     let mut sim = Simulation::scripted(voters, 1, seed);
     sim.start();
     sim.set_client(true);
-    let l = elected(&mut sim);
+    let l = sim.run_until_elected();
     sim.run_for(2_000).unwrap();
     (sim, l)
 }

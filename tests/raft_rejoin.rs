@@ -13,23 +13,13 @@ use keel::sim::Simulation;
 
 type Raft = keel::raft::Raft<Vec<u8>>;
 
-fn elected(sim: &mut Simulation) -> NodeId {
-    for _ in 0..100 {
-        if let Some(l) = sim.leader() {
-            return l;
-        }
-        sim.run_for(100).expect("checkers hold");
-    }
-    panic!("no leader elected within 10 s");
-}
-
 /// A three-voter cluster with its client on, settled under one leader: (sim, leader, the two
 /// followers).
 fn settled(seed: u64) -> (Simulation, NodeId, [NodeId; 2]) {
     let mut sim = Simulation::scripted(3, 0, seed);
     sim.start();
     sim.set_client(true);
-    let l = elected(&mut sim);
+    let l = sim.run_until_elected();
     sim.run_for(2_000).unwrap();
     let f: Vec<NodeId> = (1..=3).filter(|&id| id != l).collect();
     (sim, l, [f[0], f[1]])
@@ -180,7 +170,7 @@ fn a_voter_that_granted_a_candidate_that_then_crashed_rejoins() {
     let mut sim = Simulation::scripted(5, 0, 44);
     sim.start();
     sim.set_client(true);
-    let l = elected(&mut sim);
+    let l = sim.run_until_elected();
     sim.run_for(2_000).unwrap();
     let others: Vec<NodeId> = (1..=5).filter(|&id| id != l).collect();
     let (voter, candidate) = (others[0], others[1]);

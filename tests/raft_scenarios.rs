@@ -19,21 +19,11 @@ fn key(id: NodeId) -> ReplicaKey {
     }
 }
 
-fn elected(sim: &mut Simulation) -> NodeId {
-    for _ in 0..100 {
-        if let Some(l) = sim.leader() {
-            return l;
-        }
-        sim.run_for(100).expect("checkers hold");
-    }
-    panic!("no leader elected within 10 s");
-}
-
 #[test]
 fn a_follower_that_missed_two_epochs_truncates_to_the_diverging_offset() {
     let mut sim = Simulation::scripted(3, 0, 11);
     sim.start();
-    let a = elected(&mut sim);
+    let a = sim.run_until_elected();
     for _ in 0..5 {
         sim.propose(a, 2).expect("leader accepts");
     }
@@ -84,7 +74,7 @@ fn a_follower_that_missed_two_epochs_truncates_to_the_diverging_offset() {
 fn a_partitioned_leader_resigns_after_check_quorum() {
     let mut sim = Simulation::scripted(3, 0, 12);
     sim.start();
-    let l = elected(&mut sim);
+    let l = sim.run_until_elected();
     sim.run_for(2_000).unwrap();
     let cut_at = sim.now_ms();
     sim.isolate(l);
@@ -101,7 +91,7 @@ fn a_partitioned_minority_node_does_not_disrupt_the_quorum_when_it_returns() {
     let mut sim = Simulation::scripted(3, 0, 13);
     sim.start();
     sim.set_client(true);
-    let l = elected(&mut sim);
+    let l = sim.run_until_elected();
     sim.run_for(1_000).unwrap();
     let epoch = sim.raft(l).epoch();
     let f = (1..=3).find(|&id| id != l).unwrap();
@@ -186,14 +176,14 @@ fn an_observer_never_votes() {
     sim.start();
     sim.set_client(true);
     for _ in 0..4 {
-        let l = elected(&mut sim);
+        let l = sim.run_until_elected();
         sim.run_for(1_000).unwrap();
         sim.crash(l);
         sim.run_for(6_000).unwrap();
         sim.restart(l);
     }
     sim.run_for(3_000).unwrap();
-    let l = elected(&mut sim);
+    let l = sim.run_until_elected();
     for o in [101, 102] {
         let s = sim.raft(o).status();
         assert_eq!(s.voted_for, None);
@@ -207,7 +197,7 @@ fn a_fetcher_behind_the_log_start_installs_the_snapshot() {
     let mut sim = Simulation::scripted(3, 1, 15);
     sim.set_snapshot_every(20);
     sim.start();
-    let l = elected(&mut sim);
+    let l = sim.run_until_elected();
     let f = (1..=3).find(|&id| id != l).unwrap();
     sim.isolate(f);
     sim.isolate(101);
@@ -342,7 +332,7 @@ fn a_resigning_leader_hands_over_to_its_preferred_successor_without_waiting_for_
     let mut sim = Simulation::scripted(3, 0, 16);
     sim.start();
     sim.set_client(true);
-    let l = elected(&mut sim);
+    let l = sim.run_until_elected();
     sim.run_for(1_000).unwrap();
     let epoch = sim.raft(l).epoch();
     let resigned_at = sim.now_ms();
@@ -369,7 +359,7 @@ fn the_leader_reports_every_replicas_fetch_state_for_describe_quorum() {
     let mut sim = Simulation::scripted(3, 1, 17);
     sim.start();
     sim.set_client(true);
-    let l = elected(&mut sim);
+    let l = sim.run_until_elected();
     sim.run_for(2_000).unwrap();
     let f = (1..=3).find(|&id| id != l).unwrap();
     sim.isolate(f);

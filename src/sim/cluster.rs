@@ -1847,6 +1847,18 @@ impl Simulation {
         self.run_until(self.now_ms + ms)
     }
 
+    /// Runs until a leader is elected (checked every 100 ms), at most 10 s; the leader.
+    /// Panics if none is, or if a checker fails meanwhile: for scripted tests.
+    pub fn run_until_elected(&mut self) -> NodeId {
+        for _ in 0..100 {
+            if let Some(l) = self.leader() {
+                return l;
+            }
+            self.run_for(100).expect("checkers hold");
+        }
+        panic!("no leader elected within 10 s");
+    }
+
     pub fn now_ms(&self) -> u64 {
         self.now_ms
     }
