@@ -2,7 +2,7 @@
 //! cover every cluster shape (1, 3 and 5 voters, with and without observers) and every fault
 //! kind, so the range cannot quietly become a run of fault-free clusters.
 //!
-//! `cargo run --release --bin keel-sim -- --seed 0x...` replays any seed; `--minutes M` explores
+//! `cargo run --release --features sim --bin keel-sim -- --seed 0x...` replays any seed; `--minutes M` explores
 //! beyond this range.
 
 #![cfg(feature = "sim")]
