@@ -22,6 +22,7 @@
 //!   and the quorum controller that turns requests into records. Pure.
 //! - [`raft`]: the consensus core, KRaft-style; pure and deterministic, events in, actions out.
 //! - [`server`]: the network edge (mio): inbound connections and outbound peer links.
+//! - [`uuid`]: Kafka's 128-bit ids and their text form; a leaf every module may use.
 //! - `sim` (feature `sim`): the whole-cluster deterministic fault simulator that checks `raft`.
 
 pub mod admin;
@@ -38,3 +39,4 @@ pub mod server;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod storage;
+pub mod uuid;
