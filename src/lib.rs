@@ -20,6 +20,8 @@
 //! - [`log_limit`]: warnings that repeat, limited to a few lines per window with a count.
 //! - [`metadata`]: the meaning of the log: typed records, the image they build, its snapshots,
 //!   and the quorum controller that turns requests into records. Pure.
+//! - [`prng`]: the seeded generator (SplitMix64) behind every random draw; a leaf every module
+//!   may use.
 //! - [`raft`]: the consensus core, KRaft-style; pure and deterministic, events in, actions out.
 //! - [`server`]: the network edge (mio): inbound connections and outbound peer links.
 //! - [`uuid`]: Kafka's 128-bit ids and their text form; a leaf every module may use.
@@ -33,6 +35,7 @@ pub mod dump;
 pub mod log_limit;
 pub mod metadata;
 pub mod node;
+pub mod prng;
 pub mod protocol;
 pub mod raft;
 pub mod server;

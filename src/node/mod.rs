@@ -50,6 +50,7 @@ use crate::constants::{
 };
 use crate::metadata::controller::ControllerConfig;
 use crate::metadata::record::{encode_leader_change, encode_no_op};
+use crate::prng::Prng;
 use crate::protocol::envelope::{encode_api_versions_unsupported, encode_response_body};
 use crate::protocol::messages::{
     DescribeClusterRequest, DescribeClusterResponse, DescribeQuorumRequest, DescribeQuorumResponse,
@@ -59,7 +60,6 @@ use crate::protocol::messages::{
 use crate::protocol::{
     ApiKey, ErrorCode, RequestBody, RequestDecodeError, ResponseBody, Uuid, decode_request,
 };
-use crate::raft::prng::Prng;
 use crate::raft::{
     Action, Batch, Boot, ElectionState, Envelope, Fill, FlushId, LeaderBatchContent, Message,
     NodeId, Payload, Raft, RaftConfig, ReplicaKey, RoleName, SnapshotId,

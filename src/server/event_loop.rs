@@ -39,8 +39,8 @@ use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token};
 
 use crate::node::{Channel, Clock, ConnectionId, Fatal, Node, Output, RequestOutcome};
+use crate::prng::Prng;
 use crate::raft::NodeId;
-use crate::raft::prng::Prng;
 
 use super::admission::{Admission, Refusal};
 use super::inbound::{Inbound, ReadBudget};
