@@ -7,6 +7,8 @@
 //!
 //! - [`admin`]: the command-line clients (`keel topics`, `configs`, `cluster`, `quorum
 //!   describe`), blocking, over the Kafka protocol, routed like Kafka's AdminClient.
+//! - [`batch_size`]: the size formula of a record batch, which storage, the controller,
+//!   snapshots and the node all count with; a leaf every module may use.
 //! - [`constants`]: every limit and default, with the reason for its value.
 //! - [`config`]: the node's `server.properties`, parsed and validated before anything runs.
 //! - [`node`]: one node: the Raft core, the log and the wire glued together; no sockets.
@@ -28,6 +30,7 @@
 //! - `sim` (feature `sim`): the whole-cluster deterministic fault simulator that checks `raft`.
 
 pub mod admin;
+pub mod batch_size;
 pub mod config;
 pub mod constants;
 pub mod dev;

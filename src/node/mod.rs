@@ -1340,7 +1340,7 @@ impl Node {
         assert_eq!(base_offset, self.next_controller_offset());
         let added_bytes: u64 = records
             .iter()
-            .map(|r| (crate::storage::batch::RECORD_LENGTH_BYTES + r.len()) as u64)
+            .map(|r| crate::batch_size::record_bytes(r.len()))
             .sum();
         let fits = |staged: &StagedBatch, limit: u32| {
             staged.records.len() + records.len() <= crate::constants::BATCH_RECORDS_MAX as usize
@@ -1358,7 +1358,7 @@ impl Node {
         let staged = self.staged.get_or_insert_with(|| StagedBatch {
             base_offset,
             records: Vec::new(),
-            batch_bytes: crate::storage::batch::BATCH_HEADER_BYTES as u64,
+            batch_bytes: crate::batch_size::EMPTY_BATCH_BYTES,
         });
         staged.batch_bytes += added_bytes;
         staged.records.extend(records);
