@@ -18,6 +18,8 @@
 //!   with sparse indexes, epoch history, snapshots, quorum-state and meta.properties files,
 //!   and recovery that tells a torn tail from corruption. Files and bytes only.
 //! - [`dump`]: `keel-dump`, which inspects and verifies a node's files with storage's own readers.
+//! - [`json_escape`]: JSON string literals for the tools' `--json` output; a leaf every module
+//!   may use.
 //! - [`dev`]: `keel dev`, a local quorum as child processes of one command.
 //! - [`log_limit`]: warnings that repeat, limited to a few lines per window with a count.
 //! - [`metadata`]: the meaning of the log: typed records, the image they build, its snapshots,
@@ -35,6 +37,7 @@ pub mod config;
 pub mod constants;
 pub mod dev;
 pub mod dump;
+pub mod json_escape;
 pub mod log_limit;
 pub mod metadata;
 pub mod node;
