@@ -64,7 +64,6 @@ use crate::raft::{
     Action, Batch, Boot, ElectionState, Envelope, Fill, FlushId, LeaderBatchContent, Message,
     NodeId, Payload, Raft, RaftConfig, ReplicaKey, RoleName, SnapshotId,
 };
-use crate::server::outbound::LinkError;
 use crate::storage::batch::decode_batch;
 use crate::storage::quorum_state::{QuorumState, Vote};
 use crate::storage::snapshot::{SnapshotReader, SnapshotReceiver, latest_snapshot};
@@ -139,6 +138,26 @@ pub enum Output {
         version: i16,
         timeout_ms: u64,
     },
+}
+
+/// Why a request the node sent ([`Output::Request`]) got no response: what the event loop's
+/// peer links report through [`Node::handle_response`]. The node owns the type because it acts
+/// on it (a forward that was [`LinkError::NotSent`] may be sent again, one the peer may have
+/// read may not); `server` only produces it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LinkError {
+    /// The link is backing off after a failure, or has too many requests in flight.
+    NotReady,
+    /// The connection failed before the request was written in full: the peer never read
+    /// it, so sending it again cannot repeat anything.
+    NotSent,
+    /// The connection failed or closed after the request was written, before its response
+    /// arrived: the peer may have acted on it, or died of it.
+    Disconnected,
+    /// No response within the request's timeout; the connection was dropped.
+    TimedOut,
+    /// The response could not be decoded; the connection was dropped.
+    Malformed(String),
 }
 
 /// Which connection to a peer a request travels on.
