@@ -2,8 +2,9 @@
 //!
 //! A few controller nodes run Raft among themselves and keep all cluster metadata (brokers,
 //! topics, partitions, configs) as one ordered event log; brokers pull that log like consumers,
-//! keep a copy on their own disk and on restart fetch only what changed. The architecture is
-//! described in `DESIGN.md`; each module's `//!` header says what it owns.
+//! keep a copy on their own disk and on restart fetch only what changed. The architecture
+//! (every module, the path of a write and of a fetch, who may use whom) is
+//! `docs/ARCHITECTURE.md`; each module's `//!` header says what it owns.
 //!
 //! - [`admin`]: the command-line clients (`keel topics`, `configs`, `cluster`, `quorum
 //!   describe`), blocking, over the Kafka protocol, routed like Kafka's AdminClient.
