@@ -755,7 +755,7 @@ fn emit_schema(schema: &Schema, out: &mut String) {
     .unwrap();
     writeln!(out, "pub mod {module} {{").unwrap();
     out.push_str("// Generated code favours one uniform shape over the shortest form of each case.\n#![allow(unused_variables, clippy::derivable_impls, clippy::bool_comparison, clippy::field_reassign_with_default, clippy::needless_question_mark, clippy::comparison_to_empty, clippy::needless_return, clippy::collapsible_if, clippy::collapsible_else_if, clippy::nonminimal_bool, clippy::borrow_deref_ref)]\n");
-    out.push_str("#[allow(unused_imports)]\nuse crate::protocol::message::*;\n#[allow(unused_imports)]\nuse crate::protocol::primitives::*;\n#[allow(unused_imports)]\nuse crate::protocol::uuid::Uuid;\n");
+    out.push_str("#[allow(unused_imports)]\nuse crate::protocol::message::*;\n#[allow(unused_imports)]\nuse crate::protocol::primitives::*;\n#[allow(unused_imports)]\nuse crate::uuid::Uuid;\n");
     out.push_str("#[cfg(test)]\n#[allow(unused_imports)]\nuse proptest::prelude::*;\n#[cfg(test)]\n#[allow(unused_imports)]\nuse crate::protocol::message::arbitrary_unknown_tagged_fields;\n\n");
     let flexible = schema.flexible_versions;
     let flexible_body = if flexible.is_empty() {

@@ -13,7 +13,6 @@ use keel::metadata::image::{ConfigResource, Image, Listener, SupportedFeature};
 use keel::metadata::record::MetadataRecord;
 use keel::metadata::snapshot;
 use keel::protocol::{ErrorCode, Uuid};
-use keel::storage::batch::{BATCH_HEADER_BYTES, RECORD_LENGTH_BYTES};
 
 pub const CLUSTER: &str = "keel-test-cluster";
 
@@ -83,11 +82,7 @@ pub fn topic(name: &str, partitions: i32, rf: i16) -> CreatableTopic {
 }
 
 pub fn batch_bytes(records: &[Vec<u8>]) -> u64 {
-    BATCH_HEADER_BYTES as u64
-        + records
-            .iter()
-            .map(|r| (RECORD_LENGTH_BYTES + r.len()) as u64)
-            .sum::<u64>()
+    keel::batch_size::batch_bytes(records.iter().map(Vec::len))
 }
 
 impl Default for Node {

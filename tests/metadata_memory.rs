@@ -16,12 +16,12 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Instant;
 
+use keel::batch_size::batch_bytes;
 use keel::metadata::image::Image;
 use keel::metadata::record::MetadataRecord;
 use keel::metadata::snapshot;
 use keel::protocol::Uuid;
 use keel::protocol::messages::{PartitionChangeRecord, PartitionRecord, TopicRecord};
-use keel::storage::batch::{BATCH_HEADER_BYTES, RECORD_LENGTH_BYTES};
 
 struct CountingAllocator;
 
@@ -130,11 +130,7 @@ fn measure(topics: u32, partitions: u32) -> Figures {
     let start = Instant::now();
     let mut snapshot_bytes = 0u64;
     for batch in snapshot::snapshot_batches(&image) {
-        snapshot_bytes += BATCH_HEADER_BYTES as u64
-            + batch
-                .iter()
-                .map(|r| (RECORD_LENGTH_BYTES + r.len()) as u64)
-                .sum::<u64>();
+        snapshot_bytes += batch_bytes(batch.iter().map(Vec::len));
     }
     let snapshotted = start.elapsed();
 

@@ -2,7 +2,7 @@
 //! cover every cluster shape (1, 3 and 5 voters, with and without observers) and every fault
 //! kind, so the range cannot quietly become a run of fault-free clusters.
 //!
-//! `cargo run --release --bin keel-sim -- --seed 0x...` replays any seed; `--minutes M` explores
+//! `cargo run --release --features sim --bin keel-sim -- --seed 0x...` replays any seed; `--minutes M` explores
 //! beyond this range.
 
 #![cfg(feature = "sim")]
@@ -17,7 +17,7 @@ fn run_range(part: u64) -> (Stats, BTreeSet<(usize, bool)>) {
     let mut total = Stats::default();
     let mut shapes = BTreeSet::new();
     for k in part * SEEDS_PER_PART..(part + 1) * SEEDS_PER_PART {
-        let seed = keel::raft::prng::Prng::new(k).next_u64();
+        let seed = keel::prng::Prng::new(k).next_u64();
         let o = sim::run_seed(seed);
         assert!(o.violation.is_none(), "{}", sim::report(&o));
         shapes.insert((o.config.voters, o.config.observers > 0));
@@ -103,7 +103,7 @@ fn seeds_part_3() {
 fn a_seed_replays_exactly() {
     // Replay commands and failure traces rely on it: same seed, same run, event for event.
     for k in 0..20 {
-        let seed = keel::raft::prng::Prng::new(1_000_000 + k).next_u64();
+        let seed = keel::prng::Prng::new(1_000_000 + k).next_u64();
         let a = sim::run_seed(seed);
         let b = sim::run_seed(seed);
         assert_eq!(a.stats, b.stats, "seed {seed:#x}");

@@ -6,7 +6,7 @@
 
 use std::fmt::Write;
 
-use crate::dump::text::write_json_string;
+use crate::json_escape::write_json_string;
 
 /// A JSON value.
 #[derive(Debug, Clone, PartialEq)]

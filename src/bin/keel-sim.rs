@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clap::Parser;
+use keel::prng::Prng;
 use keel::raft::BugInjection;
-use keel::raft::prng::Prng;
 use keel::sim::{self, SimConfig};
 
 #[derive(Parser, Debug)]

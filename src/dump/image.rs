@@ -30,7 +30,7 @@ use super::files::{Layout, open};
 use super::records::{listener_text, security_protocol_name};
 use super::snapshot::SnapshotFile;
 use super::stream::{ReadConfig, Source};
-use super::text::json_string;
+use crate::json_escape::json_string;
 
 /// Said with every image: the files cannot tell committed records from uncommitted ones.
 pub const HIGH_WATERMARK_NOTE: &str = "the files do not record the high watermark (it lives in the \

@@ -17,7 +17,8 @@ use super::files::{Layout, open};
 use super::records::{self, Decoded, TopicNames};
 use super::snapshot::SnapshotFile;
 use super::stream::{ReadConfig, Source};
-use super::text::{json_string, timestamp};
+use super::text::timestamp;
+use crate::json_escape::json_string;
 
 /// What to list.
 #[derive(Debug, Clone, Copy, Default)]

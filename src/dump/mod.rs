@@ -17,7 +17,7 @@
 //! - [`verify`]: every check, every problem with file, byte position and offsets.
 //! - [`stats`]: counts by record type, epoch and batch size.
 //! - [`image`]: the metadata image as of an offset, from a snapshot and the log.
-//! - [`text`]: timestamps and JSON strings.
+//! - [`text`]: timestamps (JSON strings are the leaf [`crate::json_escape`]).
 
 pub mod files;
 pub mod image;

@@ -23,7 +23,8 @@ use crate::protocol::messages::{
 use crate::protocol::primitives::RawTaggedField;
 use crate::protocol::{Message, Uuid};
 
-use super::text::{timestamp, write_json_string};
+use super::text::timestamp;
+use crate::json_escape::write_json_string;
 
 /// A decoded record of a data or a control batch, with the version it was written at.
 #[derive(Debug, Clone, PartialEq)]

@@ -23,7 +23,7 @@ use crate::storage::snapshot::{
 use super::files::open;
 use super::records::{self, Decoded, TopicNames};
 use super::stream::{ReadConfig, Source, StreamScanner};
-use super::text::json_string;
+use crate::json_escape::json_string;
 
 /// A snapshot file that passed every check.
 pub struct SnapshotFile {

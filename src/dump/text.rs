@@ -1,7 +1,5 @@
-//! Small text helpers: UTC timestamps and JSON string escaping (no serde: the tool's JSON is a
-//! handful of flat objects).
-
-use std::fmt::Write as _;
+//! Small text helpers: UTC timestamps. (JSON string escaping is the leaf `crate::json_escape`,
+//! shared with the admin commands.)
 
 /// Milliseconds since the Unix epoch as `2026-11-21T06:43:46.881Z`.
 pub fn timestamp(ms: i64) -> String {
@@ -32,32 +30,6 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
-/// A JSON string literal for `s`.
-pub fn json_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    write_json_string(&mut out, s);
-    out
-}
-
-/// Appends the JSON string literal for `s` to `out`.
-pub fn write_json_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,10 +40,5 @@ mod tests {
         assert_eq!(timestamp(951_782_400_123), "2000-02-29T00:00:00.123Z");
         assert_eq!(timestamp(1_795_243_558_931), "2026-11-21T06:45:58.931Z");
         assert_eq!(timestamp(-1), "1969-12-31T23:59:59.999Z");
-    }
-
-    #[test]
-    fn json_strings_are_escaped() {
-        assert_eq!(json_string("a\"b\\c\n\u{1}"), r#""a\"b\\c\n\u0001""#);
     }
 }

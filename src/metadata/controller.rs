@@ -115,6 +115,7 @@ use super::image::{
 };
 use super::placement::{self, PlacementError, Rotation, UsableBroker};
 use super::record::MetadataRecord;
+use crate::batch_size::batch_bytes;
 use crate::constants::{
     BATCH_BYTES_MAX, BATCH_RECORDS_MAX, BROKER_SESSION_TIMEOUT_MS_DEFAULT, DEFAULT_NUM_PARTITIONS,
     DEFAULT_REPLICATION_FACTOR, TOPIC_ID_DRAWS_MAX, TOPIC_NAME_BYTES_MAX, WIRE_STRING_BYTES_MAX,
@@ -125,7 +126,6 @@ use crate::protocol::messages::{
     register_broker_record,
 };
 use crate::protocol::{ErrorCode, Uuid};
-use crate::storage::batch::{BATCH_HEADER_BYTES, RECORD_LENGTH_BYTES};
 
 /// The name of the metadata log's own topic, which clients may not create.
 pub const METADATA_TOPIC_NAME: &str = "__cluster_metadata";
@@ -706,11 +706,7 @@ fn encode_batch(records: &[MetadataRecord]) -> Result<Vec<Vec<u8>>, ApiError> {
         ));
     }
     let encoded: Vec<Vec<u8>> = records.iter().map(MetadataRecord::encode).collect();
-    let bytes: u64 = BATCH_HEADER_BYTES as u64
-        + encoded
-            .iter()
-            .map(|r| (RECORD_LENGTH_BYTES + r.len()) as u64)
-            .sum::<u64>();
+    let bytes = batch_bytes(encoded.iter().map(Vec::len));
     if bytes > u64::from(BATCH_BYTES_MAX) {
         return Err(ApiError::new(
             ErrorCode::PolicyViolation,
@@ -2744,7 +2740,7 @@ mod tests {
             };
             let encoded = MetadataRecord::PartitionChange(change.clone()).encode();
             assert!(
-                (encoded.len() + RECORD_LENGTH_BYTES) as u64 <= settle_record_bytes(&change),
+                crate::batch_size::record_bytes(encoded.len()) <= settle_record_bytes(&change),
                 "{n} members"
             );
         }

@@ -25,9 +25,9 @@ use std::fmt;
 
 use super::image::{ApplyErrorKind, Image, TopicImage};
 use super::record::{ControlRecord, LogRecordError, MetadataRecord, decode_control};
+use crate::batch_size::{EMPTY_BATCH_BYTES, batch_bytes, record_bytes};
 use crate::constants::{BATCH_BYTES_MAX, BATCH_RECORDS_MAX};
 use crate::protocol::messages::{ConfigRecord, FeatureLevelRecord, TopicRecord};
-use crate::storage::batch::{BATCH_HEADER_BYTES, RECORD_LENGTH_BYTES};
 
 pub use super::record::{encode_snapshot_footer, encode_snapshot_header};
 
@@ -102,7 +102,7 @@ pub struct SnapshotBatches<I: Iterator<Item = Vec<u8>>> {
 impl<I: Iterator<Item = Vec<u8>>> SnapshotBatches<I> {
     pub fn new(records: I, max_records: usize, max_bytes: u64) -> Self {
         assert!(max_records > 0);
-        assert!(max_bytes > (BATCH_HEADER_BYTES + RECORD_LENGTH_BYTES) as u64);
+        assert!(max_bytes > batch_bytes([0]));
         SnapshotBatches {
             records: records.peekable(),
             max_records,
@@ -126,12 +126,12 @@ impl<I: Iterator<Item = Vec<u8>>> Iterator for SnapshotBatches<I> {
 
     fn next(&mut self) -> Option<Vec<Vec<u8>>> {
         let mut batch = Vec::new();
-        let mut bytes = BATCH_HEADER_BYTES as u64;
+        let mut bytes = EMPTY_BATCH_BYTES;
         while batch.len() < self.max_records {
             let Some(next) = self.records.peek() else {
                 break;
             };
-            let size = (RECORD_LENGTH_BYTES + next.len()) as u64;
+            let size = record_bytes(next.len());
             if !batch.is_empty() && bytes + size > self.max_bytes {
                 break;
             }
@@ -299,11 +299,7 @@ mod tests {
         let batches: Vec<_> = SnapshotBatches::new(records.clone().into_iter(), 4, 200).collect();
         for batch in &batches {
             assert!(!batch.is_empty() && batch.len() <= 4);
-            let bytes: usize = BATCH_HEADER_BYTES
-                + batch
-                    .iter()
-                    .map(|r| RECORD_LENGTH_BYTES + r.len())
-                    .sum::<usize>();
+            let bytes = batch_bytes(batch.iter().map(Vec::len));
             assert!(bytes <= 200);
         }
         assert_eq!(batches.concat(), records);

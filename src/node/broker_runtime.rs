@@ -21,8 +21,8 @@ use log::{debug, info, warn};
 use crate::constants::BROKER_FORWARD_TIMEOUT_MS;
 use crate::protocol::messages::DescribeQuorumResponse;
 use crate::protocol::{ErrorCode, RequestBody, ResponseBody};
-use crate::server::outbound::LinkError;
 
+use super::LinkError;
 use super::broker::Lifecycle;
 use super::broker_surface;
 use super::controller_wire;

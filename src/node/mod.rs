@@ -50,6 +50,7 @@ use crate::constants::{
 };
 use crate::metadata::controller::ControllerConfig;
 use crate::metadata::record::{encode_leader_change, encode_no_op};
+use crate::prng::Prng;
 use crate::protocol::envelope::{encode_api_versions_unsupported, encode_response_body};
 use crate::protocol::messages::{
     DescribeClusterRequest, DescribeClusterResponse, DescribeQuorumRequest, DescribeQuorumResponse,
@@ -59,12 +60,10 @@ use crate::protocol::messages::{
 use crate::protocol::{
     ApiKey, ErrorCode, RequestBody, RequestDecodeError, ResponseBody, Uuid, decode_request,
 };
-use crate::raft::prng::Prng;
 use crate::raft::{
     Action, Batch, Boot, ElectionState, Envelope, Fill, FlushId, LeaderBatchContent, Message,
     NodeId, Payload, Raft, RaftConfig, ReplicaKey, RoleName, SnapshotId,
 };
-use crate::server::outbound::LinkError;
 use crate::storage::batch::decode_batch;
 use crate::storage::quorum_state::{QuorumState, Vote};
 use crate::storage::snapshot::{SnapshotReader, SnapshotReceiver, latest_snapshot};
@@ -139,6 +138,26 @@ pub enum Output {
         version: i16,
         timeout_ms: u64,
     },
+}
+
+/// Why a request the node sent ([`Output::Request`]) got no response: what the event loop's
+/// peer links report through [`Node::handle_response`]. The node owns the type because it acts
+/// on it (a forward that was [`LinkError::NotSent`] may be sent again, one the peer may have
+/// read may not); `server` only produces it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LinkError {
+    /// The link is backing off after a failure, or has too many requests in flight.
+    NotReady,
+    /// The connection failed before the request was written in full: the peer never read
+    /// it, so sending it again cannot repeat anything.
+    NotSent,
+    /// The connection failed or closed after the request was written, before its response
+    /// arrived: the peer may have acted on it, or died of it.
+    Disconnected,
+    /// No response within the request's timeout; the connection was dropped.
+    TimedOut,
+    /// The response could not be decoded; the connection was dropped.
+    Malformed(String),
 }
 
 /// Which connection to a peer a request travels on.
@@ -1340,7 +1359,7 @@ impl Node {
         assert_eq!(base_offset, self.next_controller_offset());
         let added_bytes: u64 = records
             .iter()
-            .map(|r| (crate::storage::batch::RECORD_LENGTH_BYTES + r.len()) as u64)
+            .map(|r| crate::batch_size::record_bytes(r.len()))
             .sum();
         let fits = |staged: &StagedBatch, limit: u32| {
             staged.records.len() + records.len() <= crate::constants::BATCH_RECORDS_MAX as usize
@@ -1358,7 +1377,7 @@ impl Node {
         let staged = self.staged.get_or_insert_with(|| StagedBatch {
             base_offset,
             records: Vec::new(),
-            batch_bytes: crate::storage::batch::BATCH_HEADER_BYTES as u64,
+            batch_bytes: crate::batch_size::EMPTY_BATCH_BYTES,
         });
         staged.batch_bytes += added_bytes;
         staged.records.extend(records);

@@ -24,6 +24,7 @@ use log::info;
 
 use super::Fatal;
 use super::controller_wire::{ControllerReply, ControllerRequest};
+use crate::batch_size::{EMPTY_BATCH_BYTES, record_bytes};
 use crate::constants::{BATCH_BYTES_MAX, BATCH_RECORDS_MAX, SNAPSHOT_STEP_BYTES};
 use crate::metadata::controller::{ControllerConfig, Outcome};
 use crate::metadata::record::decode_control_at;
@@ -33,7 +34,7 @@ use crate::metadata::snapshot::{
 };
 use crate::metadata::{Controller, Image, MetadataRecord};
 use crate::protocol::Uuid;
-use crate::storage::batch::{BATCH_HEADER_BYTES, RECORD_LENGTH_BYTES, decode_batch};
+use crate::storage::batch::decode_batch;
 use crate::storage::snapshot::{
     SnapshotId, SnapshotReader, SnapshotWriter, delete_snapshots_before, latest_snapshot,
 };
@@ -348,7 +349,7 @@ impl<W> StateMachine<W> {
             writer,
             stage: Stage::Prelude,
             batch: Vec::new(),
-            batch_bytes: BATCH_HEADER_BYTES as u64,
+            batch_bytes: EMPTY_BATCH_BYTES,
             timestamp_ms: wall_ms,
         });
         self.bytes_since_snapshot = 0;
@@ -520,7 +521,7 @@ struct BatchOut<'a> {
 
 impl BatchOut<'_> {
     fn push(&mut self, record: Vec<u8>) -> Result<(), StorageError> {
-        let size = (RECORD_LENGTH_BYTES + record.len()) as u64;
+        let size = record_bytes(record.len());
         if self.batch.len() >= BATCH_RECORDS_MAX as usize
             || *self.batch_bytes + size > u64::from(BATCH_BYTES_MAX)
         {
@@ -539,7 +540,7 @@ impl BatchOut<'_> {
         let records: Vec<&[u8]> = self.batch.iter().map(Vec::as_slice).collect();
         self.writer.append(self.timestamp_ms, &records)?;
         self.batch.clear();
-        *self.batch_bytes = BATCH_HEADER_BYTES as u64;
+        *self.batch_bytes = EMPTY_BATCH_BYTES;
         Ok(())
     }
 }

@@ -1,7 +1,7 @@
 //! The Kafka wire protocol: bytes <-> message structs. Pure: no I/O, no clocks.
 //!
 //! - [`primitives`]: the bounds-checked reader and the writer for Kafka's primitive types.
-//! - [`uuid`]: Kafka's 128-bit ids and their base64 text form.
+//! - [`Uuid`]: Kafka's 128-bit ids (the leaf [`crate::uuid`], re-exported: messages carry them).
 //! - [`frame`]: the 4-byte size prefix and an incremental frame decoder.
 //! - [`error_code`]: Kafka's error codes.
 //! - [`message`]: the trait every message implements and the tagged-field machinery.
@@ -19,7 +19,6 @@ pub mod frame;
 pub mod message;
 pub mod messages;
 pub mod primitives;
-pub mod uuid;
 
 pub use envelope::{
     RequestDecodeError, RequestFrame, decode_request, decode_response, decode_response_body,
@@ -31,7 +30,8 @@ pub use frame::{Frame, FrameDecoder, FrameError};
 pub use message::{ApiMessage, Message};
 pub use messages::{ApiKey, RequestBody, ResponseBody};
 pub use primitives::{DecodeError, DecodeErrorKind, EncodeError, Reader};
-pub use uuid::Uuid;
+// The codec reads and writes Kafka's uuids; the type is the crate's leaf `crate::uuid`.
+pub use crate::uuid::Uuid;
 
 #[cfg(test)]
 mod spec_pages;

@@ -13,7 +13,7 @@
 
 use std::fmt;
 
-use super::uuid::Uuid;
+use crate::uuid::Uuid;
 
 /// Why a byte sequence is not a valid encoding. Carried inside [`DecodeError`].
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -15,12 +15,12 @@ use std::fmt::Debug;
 use super::action::{Action, FlushId, ProposeError};
 use super::log::LogMeta;
 use super::message::{Envelope, Message};
-use super::prng::Prng;
 use super::role::{
     Candidate, Follower, Leader, Prospective, ReplicaProgress, Resigned, Role, RoleName, Unattached,
 };
 use super::types::{ElectionState, NodeId, RaftConfig, ReplicaKey, SnapshotId};
 use crate::constants;
+use crate::prng::Prng;
 
 /// An opaque payload: the core only ever asks its length in bytes.
 pub trait Payload: Clone + Debug {

@@ -72,14 +72,12 @@
 //! - `role`: the role enum and per-role data.
 //! - `core`: [`Raft`], its inputs, the transition function (with the transition table), timers.
 //! - `election`, `replication`, `snapshot`: message handling by topic.
-//! - [`prng`]: the seeded generator.
 
 pub mod action;
 mod core;
 mod election;
 pub mod log;
 pub mod message;
-pub mod prng;
 mod replication;
 pub mod role;
 mod snapshot;

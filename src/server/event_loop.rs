@@ -38,13 +38,13 @@ use log::{debug, error, info, warn};
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token};
 
-use crate::node::{Channel, Clock, ConnectionId, Fatal, Node, Output, RequestOutcome};
+use crate::node::{Channel, Clock, ConnectionId, Fatal, LinkError, Node, Output, RequestOutcome};
+use crate::prng::Prng;
 use crate::raft::NodeId;
-use crate::raft::prng::Prng;
 
 use super::admission::{Admission, Refusal};
 use super::inbound::{Inbound, ReadBudget};
-use super::outbound::{Completion, LinkConfig, LinkError, PeerLink};
+use super::outbound::{Completion, LinkConfig, PeerLink};
 use super::signals::ShutdownSignal;
 use crate::constants::{
     CONNECTION_WARNING_WINDOW_MS, CONNECTION_WARNINGS_PER_WINDOW, SERVER_ACCEPT_RETRY_MS,

@@ -22,25 +22,9 @@ use std::net::SocketAddr;
 
 use mio::net::TcpStream;
 
+use crate::node::LinkError;
 use crate::protocol::envelope::{decode_response_body, encode_request_body};
 use crate::protocol::{ApiKey, DecodeError, FrameDecoder, RequestBody, ResponseBody};
-
-/// Why a request got no response.
-#[derive(Debug, Clone, PartialEq)]
-pub enum LinkError {
-    /// The link is backing off after a failure, or has too many requests in flight.
-    NotReady,
-    /// The connection failed before the request was written in full: the peer never read
-    /// it, so sending it again cannot repeat anything.
-    NotSent,
-    /// The connection failed or closed after the request was written, before its response
-    /// arrived: the peer may have acted on it, or died of it.
-    Disconnected,
-    /// No response within the request's timeout; the connection was dropped.
-    TimedOut,
-    /// The response could not be decoded; the connection was dropped.
-    Malformed(String),
-}
 
 /// A finished request: its caller token and the outcome.
 #[derive(Debug, Clone, PartialEq)]

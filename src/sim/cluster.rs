@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 
 use super::config::SimConfig;
 use super::disk::{Disk, StoredBatch};
-use crate::raft::prng::Prng;
+use crate::prng::Prng;
 use crate::raft::{
     Action, Boot, DirectoryId, Envelope, Fill, FlushId, LeaderBatchContent, Message, NodeId,
     ProposeError, Raft, RaftConfig, ReplicaKey, RoleName, SnapshotId,

@@ -2,8 +2,8 @@
 //! swarm-testing fault mix (each fault kind is switched on or off per run and given its own
 //! rate, so some runs hammer one fault and others mix several; Groce et al., "Swarm Testing").
 
+use crate::prng::Prng;
 use crate::raft::BugInjection;
-use crate::raft::prng::Prng;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Faults {

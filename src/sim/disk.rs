@@ -4,9 +4,10 @@
 //! Owns: the batches, each with a CRC over its header and payload; which prefix of the written
 //! log is also durable; crash images (durable data, plus possibly a torn copy of the first
 //! unflushed batch); bit flips in durable batches; and recovery, which classifies what it finds
-//! the way DESIGN.md section 4 says: a bad batch at the tail is a torn write (cut it), a bad
-//! batch followed by good ones is corruption of data that may be committed (cut it, and make
-//! the node abstain from voting until it has re-fetched past the old end).
+//! the way the storage engine's recovery table says (`protocol-spec/storage-format.md`): a bad
+//! batch at the tail is a torn write (cut it), a bad batch followed by good ones is corruption
+//! of data that may be committed (cut it, and make the node abstain from voting until it has
+//! re-fetched past the old end).
 //!
 //! Invariants: batches are contiguous in offset; the election state and the snapshot are
 //! written atomically and durably (temp file + rename in the real node).
@@ -173,8 +174,8 @@ impl Disk {
 
     /// Flip a bit in a durable batch that has at least one durable batch after it (a flip in
     /// the very last batch is indistinguishable from a torn write without an extra durable
-    /// marker; that is the storage engine's problem, see DESIGN.md section 4). Returns the
-    /// flipped batch's base offset.
+    /// marker; that is the storage engine's problem, see `protocol-spec/storage-format.md`).
+    /// Returns the flipped batch's base offset.
     pub fn flip_bit(&mut self, pick: u64) -> Option<u64> {
         assert_eq!(
             self.common,

@@ -91,7 +91,7 @@ pub fn replay_command(config: &SimConfig) -> String {
         format!(" --bug {:?}", config.bug)
     };
     let cmd = format!(
-        "cargo run --release --bin keel-sim -- --seed {:#x}{bug}",
+        "cargo run --release --features sim --bin keel-sim -- --seed {:#x}{bug}",
         config.seed
     );
     if derived == *config {

@@ -28,12 +28,12 @@
 use byteorder::{BigEndian, ByteOrder};
 use std::fmt;
 
+use crate::batch_size::batch_bytes;
 use crate::constants::{BATCH_BYTES_MAX, BATCH_RECORDS_MAX};
 
-/// Bytes of the fixed batch header before the first record.
-pub const BATCH_HEADER_BYTES: usize = 48;
-/// Bytes of the length prefix in front of each record.
-pub const RECORD_LENGTH_BYTES: usize = 4;
+// The header and length-prefix sizes are the leaf `batch_size`'s, which holds the size formula
+// every writer of batches counts with; the layout below must match them (asserted).
+pub use crate::batch_size::{BATCH_HEADER_BYTES, RECORD_LENGTH_BYTES};
 /// The smallest possible batch: a header and one empty record.
 pub const BATCH_BYTES_MIN: usize = BATCH_HEADER_BYTES + RECORD_LENGTH_BYTES;
 /// Format version of batches written by this code.
@@ -317,11 +317,7 @@ pub struct BatchSpec {
 
 /// Size in bytes of the batch that [`encode_batch`] would build from `records`.
 pub fn encoded_batch_bytes(records: &[&[u8]]) -> u64 {
-    let record_bytes: u64 = records
-        .iter()
-        .map(|r| (RECORD_LENGTH_BYTES + r.len()) as u64)
-        .sum();
-    BATCH_HEADER_BYTES as u64 + record_bytes
+    batch_bytes(records.iter().map(|r| r.len()))
 }
 
 /// Appends the encoded batch to `out`. The caller checks the size against its limits first

@@ -11,7 +11,7 @@ use std::path::Path;
 use super::error::{Result, StorageError};
 use super::fsio;
 use crate::constants::SMALL_FILE_BYTES_MAX;
-pub use crate::protocol::Uuid;
+use crate::uuid::Uuid;
 
 /// File name inside the data directory.
 pub const META_PROPERTIES_FILE: &str = "meta.properties";

@@ -11,9 +11,9 @@ use byteorder::{BigEndian, ByteOrder};
 
 use super::error::{Result, StorageError};
 use super::fsio;
-use super::meta_properties::Uuid;
 #[cfg(test)]
 use super::meta_properties::random_uuid;
+use crate::uuid::Uuid;
 
 /// File name inside the partition directory (Kafka's name).
 pub const QUORUM_STATE_FILE: &str = "quorum-state";

@@ -4,7 +4,9 @@
 //! URL-safe base64 (`org.apache.kafka.common.Uuid#toString`); keel does the same so ids look
 //! identical in both systems' tools and files.
 //!
-//! This module is pure: randomness comes in as bytes from the caller.
+//! This module is pure: randomness comes in as bytes from the caller. It is a leaf: it uses no
+//! other module of keel and every module may use it (storage writes ids into `meta.properties`
+//! and `quorum-state`, the codec carries them on the wire as `protocol::Uuid`).
 
 use std::fmt;
 use std::str::FromStr;

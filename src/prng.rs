@@ -1,8 +1,10 @@
-//! A small seeded PRNG (SplitMix64). The core owns one, seeded by its caller, for election
-//! timeouts and for choosing whom an observer asks for the leader; the simulator uses the same
-//! generator for everything it draws, so one seed fixes a whole run.
+//! A small seeded PRNG (SplitMix64). The Raft core owns one, seeded by its caller, for election
+//! timeouts and for choosing whom an observer asks for the leader; the node draws topic ids and
+//! its incarnation id from its own, the event loop its reconnect jitter; the simulator uses the
+//! same generator for everything it draws, so one seed fixes a whole run.
 //!
 //! Not cryptographic and not meant to be: it only has to be fast, well spread and reproducible.
+//! A leaf: it uses no other module of keel, and every module may use it.
 
 #[derive(Clone, Debug)]
 pub struct Prng {
