@@ -25,6 +25,9 @@
 //! failover with the same number of partitions: read every partition's state znode from a
 //! real 3-server ZooKeeper.
 //!
+//! Each start also prints where its time went, from the broker's own log timestamps (see
+//! `breakdown`).
+//!
 //! Last lines: `broker_cold_start_s`, `broker_warm_restart_s`,
 //! `broker_warm_restart_bytes_fetched`, `metadata_propagation_p99_ms`.
 
@@ -169,12 +172,54 @@ fn change_many(connection: &mut ControllerConnection, names: &[String], first: u
     }
 }
 
-/// What a broker's "caught up" line says.
+/// What a broker's "caught up" line says, and where its start went.
 struct CatchUp {
     wall: Duration,
     snapshot_bytes: u64,
     fetched_bytes: u64,
     line: String,
+    breakdown: String,
+}
+
+/// Milliseconds since midnight (UTC) of a log line's `[2026-12-04T20:02:48.390Z ...` stamp.
+fn stamp_ms(line: &str) -> Option<u64> {
+    let time = line.split('T').nth(1)?.get(..12)?;
+    let field = |range: std::ops::Range<usize>| time.get(range)?.parse::<u64>().ok();
+    Some(((field(0..2)? * 60 + field(3..5)?) * 60 + field(6..8)?) * 1000 + field(9..12)?)
+}
+
+fn now_of_day_ms() -> u64 {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970");
+    (since_epoch.as_millis() % 86_400_000) as u64
+}
+
+/// Where a start went, from the log's own timestamps: spawn to the snapshot loaded (process
+/// start, log recovery, reading and decoding the snapshot into the image), to the node
+/// started (the rest of opening), to caught up (fetching from the leader and applying the
+/// log after the snapshot, whose length the "started" line gives).
+fn breakdown(log: &str, spawned_ms: u64, caught_up: &str) -> String {
+    let at = |needle: &str| log.lines().find(|l| l.contains(needle)).and_then(stamp_ms);
+    let started_line = log.lines().find(|l| l.contains(" started: epoch "));
+    let (Some(loaded), Some(started), Some(done)) = (
+        at("loaded snapshot"),
+        started_line.and_then(stamp_ms),
+        stamp_ms(caught_up),
+    ) else {
+        return "breakdown: not in the log (no snapshot loaded)".into();
+    };
+    let log_after_snapshot = started_line
+        .and_then(|l| l.rsplit("log ").next())
+        .and_then(|range| range.split_once(".."))
+        .and_then(|(from, to)| Some(to.trim().parse::<u64>().ok()? - from.parse::<u64>().ok()?))
+        .unwrap_or(0);
+    format!(
+        "breakdown: spawn to snapshot loaded {} ms, to node started {} ms, to caught up {} ms (fetch, and applying {log_after_snapshot} offsets of log after the snapshot)",
+        loaded.saturating_sub(spawned_ms),
+        started.saturating_sub(loaded),
+        done.saturating_sub(started)
+    )
 }
 
 fn number_after(text: &str, prefix: &str) -> Option<u64> {
@@ -190,6 +235,7 @@ fn number_after(text: &str, prefix: &str) -> Option<u64> {
 /// Starts broker `id` and waits for its "caught up" line.
 fn start_and_time(cluster: &mut Cluster, id: u32) -> CatchUp {
     let started = Instant::now();
+    let spawned_ms = now_of_day_ms();
     cluster.spawn(id);
     loop {
         let log = cluster.current_log(id);
@@ -205,6 +251,7 @@ fn start_and_time(cluster: &mut Cluster, id: u32) -> CatchUp {
                     .unwrap_or(0),
                 fetched_bytes: number_after(line, "records (").expect("fetched bytes"),
                 line: line.to_owned(),
+                breakdown: breakdown(&log, spawned_ms, line),
             };
         }
         assert!(
@@ -302,12 +349,13 @@ fn main() {
     );
     let warm = start_and_time(&mut cluster, measured);
     println!(
-        "warm restart after {} changes: caught up in {:.2} s, fetched {} snapshot bytes + {} log bytes\n  {}",
+        "warm restart after {} changes: caught up in {:.2} s, fetched {} snapshot bytes + {} log bytes\n  {}\n  {}",
         args.changes,
         warm.wall.as_secs_f64(),
         warm.snapshot_bytes,
         warm.fetched_bytes,
-        warm.line
+        warm.line,
+        warm.breakdown
     );
     cluster.wait_for_log(
         measured,
@@ -318,10 +366,11 @@ fn main() {
     cluster.stop(measured);
     let idle = start_and_time(&mut cluster, measured);
     println!(
-        "warm restart after no change: caught up in {:.2} s, fetched {} log bytes\n  {}",
+        "warm restart after no change: caught up in {:.2} s, fetched {} log bytes\n  {}\n  {}",
         idle.wall.as_secs_f64(),
         idle.fetched_bytes,
-        idle.line
+        idle.line,
+        idle.breakdown
     );
     cluster.wait_for_log(
         measured,
