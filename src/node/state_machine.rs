@@ -544,3 +544,6 @@ impl BatchOut<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;
