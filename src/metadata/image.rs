@@ -621,27 +621,39 @@ fn check_members(field: &'static str, ids: &[i32]) -> Result<(), ApplyErrorKind>
 }
 
 fn account(load: &mut BTreeMap<i32, BrokerLoad>, state: &PartitionState, add: bool) {
-    let mut change = |id: i32, f: &dyn Fn(&mut BrokerLoad) -> &mut u32| {
+    // One map lookup per broker and partition (a million partitions are loaded at start).
+    let mut change = |id: i32, leads: bool, in_isr: bool, shared: bool| {
         let entry = load.entry(id).or_default();
-        let counter = f(entry);
-        if add {
-            *counter += 1;
-        } else {
-            *counter = counter
-                .checked_sub(1)
-                .expect("a partition is only unaccounted after being accounted");
+        for (counter, counts) in [
+            (&mut entry.leaders, leads),
+            (&mut entry.isr, in_isr),
+            (&mut entry.isr_shared, shared),
+        ] {
+            if !counts {
+                continue;
+            }
+            if add {
+                *counter += 1;
+            } else {
+                *counter = counter
+                    .checked_sub(1)
+                    .expect("a partition is only unaccounted after being accounted");
+            }
         }
         if !add && entry.is_zero() {
             load.remove(&id);
         }
     };
-    change(state.leader, &|l| &mut l.leaders);
     let isr = state.members.isr();
+    let shared = isr.len() > 1;
+    let mut leader_counted = false;
     for &id in isr {
-        change(id, &|l| &mut l.isr);
-        if isr.len() > 1 {
-            change(id, &|l| &mut l.isr_shared);
-        }
+        let leads = id == state.leader && !leader_counted;
+        leader_counted |= leads;
+        change(id, leads, true, shared);
+    }
+    if !leader_counted {
+        change(state.leader, true, false, false);
     }
 }
 

@@ -237,18 +237,26 @@ impl<'a> Reader<'a> {
         DecodeError::at(kind, self.position())
     }
 
+    #[inline]
     fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
         if n > self.remaining() {
-            return Err(self.error(DecodeErrorKind::Truncated {
-                needed: n,
-                remaining: self.remaining(),
-            }));
+            return Err(self.truncated(n));
         }
         let bytes = &self.buf[self.pos..self.pos + n];
         self.pos += n;
         Ok(bytes)
     }
 
+    #[cold]
+    #[inline(never)]
+    fn truncated(&self, needed: usize) -> DecodeError {
+        self.error(DecodeErrorKind::Truncated {
+            needed,
+            remaining: self.remaining(),
+        })
+    }
+
+    #[inline]
     fn take_array<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
         let bytes = self.take(N)?;
         let mut out = [0u8; N];
@@ -268,44 +276,54 @@ impl<'a> Reader<'a> {
         })
     }
 
+    #[inline]
     pub fn read_i8(&mut self) -> Result<i8, DecodeError> {
         Ok(i8::from_be_bytes(self.take_array()?))
     }
 
+    #[inline]
     pub fn read_i16(&mut self) -> Result<i16, DecodeError> {
         Ok(i16::from_be_bytes(self.take_array()?))
     }
 
+    #[inline]
     pub fn read_i32(&mut self) -> Result<i32, DecodeError> {
         Ok(i32::from_be_bytes(self.take_array()?))
     }
 
+    #[inline]
     pub fn read_i64(&mut self) -> Result<i64, DecodeError> {
         Ok(i64::from_be_bytes(self.take_array()?))
     }
 
+    #[inline]
     pub fn read_u16(&mut self) -> Result<u16, DecodeError> {
         Ok(u16::from_be_bytes(self.take_array()?))
     }
 
+    #[inline]
     pub fn read_u32(&mut self) -> Result<u32, DecodeError> {
         Ok(u32::from_be_bytes(self.take_array()?))
     }
 
+    #[inline]
     pub fn read_f64(&mut self) -> Result<f64, DecodeError> {
         Ok(f64::from_be_bytes(self.take_array()?))
     }
 
     /// Any non-zero byte is true, as Kafka reads it.
+    #[inline]
     pub fn read_bool(&mut self) -> Result<bool, DecodeError> {
         Ok(self.read_i8()? != 0)
     }
 
+    #[inline]
     pub fn read_uuid(&mut self) -> Result<Uuid, DecodeError> {
         Ok(Uuid::from_bytes(self.take_array()?))
     }
 
     /// Unsigned varint of at most 5 bytes whose value fits 32 bits.
+    #[inline]
     pub fn read_unsigned_varint(&mut self) -> Result<u32, DecodeError> {
         let start = self.position();
         let mut value: u32 = 0;
@@ -323,6 +341,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Unsigned varlong of at most 10 bytes whose value fits 64 bits.
+    #[inline]
     pub fn read_unsigned_varlong(&mut self) -> Result<u64, DecodeError> {
         let start = self.position();
         let mut value: u64 = 0;
@@ -340,12 +359,14 @@ impl<'a> Reader<'a> {
     }
 
     /// Signed (zig-zag) varint.
+    #[inline]
     pub fn read_varint(&mut self) -> Result<i32, DecodeError> {
         let raw = self.read_unsigned_varint()?;
         Ok(((raw >> 1) as i32) ^ -((raw & 1) as i32))
     }
 
     /// Signed (zig-zag) varlong.
+    #[inline]
     pub fn read_varlong(&mut self) -> Result<i64, DecodeError> {
         let raw = self.read_unsigned_varlong()?;
         Ok(((raw >> 1) as i64) ^ -((raw & 1) as i64))
