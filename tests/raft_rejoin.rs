@@ -275,3 +275,34 @@ fn a_second_leader_claimed_for_a_known_epoch_is_refused_not_asserted_on() {
         }]
     ));
 }
+
+#[test]
+fn a_follower_that_gave_up_on_its_leader_takes_another_voters_claim_for_the_epoch() {
+    let voters = vec![key(1), key(2), key(3)];
+    let mut raft = Raft::new(RaftConfig::new(key(1), voters), Boot::empty(), 7, 0);
+    let begin = |leader| Message::BeginQuorumEpochRequest {
+        correlation: 5,
+        epoch: 2,
+        leader,
+        voter: key(1),
+    };
+    raft.receive(10, 2, begin(2));
+    // Its connection to 2 is refused: 2 may have stopped for good, and a claim that named it
+    // (a stranger's) would otherwise keep this follower away from the real leader forever.
+    raft.peer_unreachable(11, 2);
+    assert_eq!((raft.role(), raft.leader()), (RoleName::Follower, Some(2)));
+    let actions = raft.receive(12, 3, begin(3));
+    assert_eq!((raft.role(), raft.leader()), (RoleName::Follower, Some(3)));
+    assert!(
+        answers(&actions).iter().any(|m| matches!(
+            m,
+            Message::BeginQuorumEpochResponse {
+                error: None,
+                leader: Some(3),
+                ..
+            }
+        )),
+        "the claim is acknowledged"
+    );
+    assert_eq!(raft.epoch(), 2, "no epoch moved");
+}

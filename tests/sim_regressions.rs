@@ -168,3 +168,13 @@ fn seed_0x63c59d87e0f38729_an_open_loop_client_built_an_endless_backlog() {
 fn seed_0xce75423732a4c1b6_proposals_lost_with_a_replaced_log_blocked_the_client() {
     passes(SimConfig::from_seed(0xce75_4237_32a4_c1b6));
 }
+
+/// A stranger's EndQuorumEpoch, claiming as voter 4 that it leads epoch 3, moved voter 2 to
+/// follow 4 in epoch 3 while 4 had stopped for good (a failed flush). Voter 3 really led epoch
+/// 3, but voter 2 refused its BeginQuorumEpoch as a second leader of a known epoch, and 4 could
+/// never answer a fetch: voter 2 stayed out of the quorum. A follower whose known leader is
+/// not live now takes the other voter's claim (`election.rs`, `may_replace_known_leader`).
+#[test]
+fn seed_0xf4e753e6064f21c5_a_strangers_claim_for_a_dead_voter_kept_a_follower_out() {
+    passes(SimConfig::from_seed(0xf4e7_53e6_064f_21c5));
+}

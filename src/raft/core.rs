@@ -123,6 +123,10 @@ pub struct Raft<P> {
     pub(super) log: LogMeta,
     pub(super) high_watermark: u64,
     pub(super) abstain_until_offset: Option<u64>,
+    /// (epoch, leader) of the leader this voter gave up on (fetch timeout, or its connection
+    /// reset) and has not heard from since: another voter's claim to lead that epoch may then
+    /// replace it (`election.rs`, `may_replace_known_leader`).
+    pub(super) lost_leader: Option<(u32, NodeId)>,
     pub(super) next_correlation: u64,
     next_flush_id: u64,
     /// Flushes issued and not yet reported, with the offset each can certify (lowered when the
@@ -161,6 +165,7 @@ impl<P: Payload> Raft<P> {
             log,
             high_watermark,
             abstain_until_offset: boot.election.abstain_until_offset.filter(|_| voter),
+            lost_leader: None,
             next_correlation: first_correlation,
             next_flush_id: 1,
             flushes: VecDeque::new(),
@@ -894,6 +899,8 @@ impl<P: Payload> Raft<P> {
             }
             Role::Follower(f) => {
                 if f.fetch_deadline_ms <= now {
+                    let gave_up_on = (self.epoch, f.leader);
+                    self.lost_leader = Some(gave_up_on);
                     if voter {
                         if abstaining {
                             // Cannot campaign; keep trying to fetch.

@@ -28,7 +28,11 @@
 //! - Requests are checked against what this node knows before they move it (nothing on the
 //!   wire is authenticated yet): a BeginQuorumEpoch or EndQuorumEpoch must name a voter as
 //!   its leader, and a Vote a voter as its candidate; a second leader claimed for an epoch
-//!   whose leader this node knows is refused, never asserted on (the claim may be forged).
+//!   whose leader this node knows is refused while that leader is live (or is this node),
+//!   never asserted on (the claim may be forged). A follower whose known leader is no longer
+//!   live takes the other claim: one of the two is false, and the one it knows may name a
+//!   voter that stopped for good, which would keep it out of the quorum forever; the claimed
+//!   leader's answer to its next fetch tells the truth.
 //!
 //! # Staying in the quorum: stickiness and the rejoin probe
 //!
@@ -278,8 +282,9 @@ impl<P: Payload> Raft<P> {
     }
 
     /// Why a BeginQuorumEpoch or EndQuorumEpoch claiming that `leader` leads `epoch` is
-    /// refused, if it is: `leader` is no voter, this node knows another leader of `epoch`, or
-    /// it knows a live leader (whoever it is) and `epoch` is newer (stickiness).
+    /// refused, if it is: `leader` is no voter, this node knows another leader of `epoch`
+    /// that it leads itself or that is live, or it knows a live leader (whoever it is) and
+    /// `epoch` is newer (stickiness).
     fn refuse_leader_claim(&self, epoch: u32, leader: NodeId) -> Option<RaftError> {
         if self.config.voter_id(leader).is_none() {
             return Some(RaftError::InvalidVoterKey);
@@ -287,7 +292,10 @@ impl<P: Payload> Raft<P> {
         if epoch < self.epoch {
             return Some(RaftError::FencedLeaderEpoch);
         }
-        if epoch == self.epoch && self.known_leader().is_some_and(|known| known != leader) {
+        if epoch == self.epoch
+            && self.known_leader().is_some_and(|known| known != leader)
+            && !self.may_replace_known_leader()
+        {
             return Some(RaftError::InvalidVoterKey);
         }
         if epoch > self.epoch && self.live_leader().is_some() {
@@ -296,6 +304,29 @@ impl<P: Payload> Raft<P> {
             return Some(RaftError::UnknownLeaderEpoch);
         }
         None
+    }
+
+    /// Whether a follower may take another voter's claim to lead its epoch in place of the
+    /// leader it knows: only once it gave up on that leader (its fetch timeout expired, or
+    /// its connection was reset) and has not heard from it since; a leader it has only just
+    /// learned of is kept. One of the two claims is false; the leader it knows may be a
+    /// stranger's invention of a voter that has stopped for good, and then nothing would ever
+    /// correct it. Following a claim is safe either way: the claimed leader's answer to the
+    /// next fetch tells the truth, and a false one is forgotten (`forget_leader`).
+    fn may_replace_known_leader(&self) -> bool {
+        matches!(&self.role, Role::Follower(f) if self.lost_leader == Some((self.epoch, f.leader)))
+            && self.live_leader().is_none()
+    }
+
+    /// Follows `leader` for `epoch`, a claim [`Raft::refuse_leader_claim`] let through.
+    fn follow_claim(&mut self, epoch: u32, leader: NodeId) {
+        if epoch == self.epoch
+            && self.known_leader().is_some_and(|known| known != leader)
+            && self.may_replace_known_leader()
+        {
+            self.transition(Target::ForgetLeader);
+        }
+        self.observe_epoch(epoch, Some(leader));
     }
 
     pub(super) fn send_vote_requests(&mut self, pre_vote: bool) {
@@ -469,7 +500,7 @@ impl<P: Payload> Raft<P> {
         } else if let Some(refused) = self.refuse_leader_claim(epoch, leader) {
             Some(refused)
         } else {
-            self.observe_epoch(epoch, Some(leader));
+            self.follow_claim(epoch, leader);
             None
         };
         let message = Message::BeginQuorumEpochResponse {
@@ -494,7 +525,7 @@ impl<P: Payload> Raft<P> {
         } else if let Some(refused) = self.refuse_leader_claim(epoch, leader) {
             Some(refused)
         } else {
-            self.observe_epoch(epoch, Some(leader));
+            self.follow_claim(epoch, leader);
             let position = preferred_successors
                 .iter()
                 .position(|k| *k == self.config.local);
@@ -538,6 +569,7 @@ impl<P: Payload> Raft<P> {
             f.leader_unreachable = true;
             f.fetch_deadline_ms = f.fetch_deadline_ms.min(now + delay);
         }
+        self.lost_leader = Some((self.epoch, node));
     }
 
     /// The rejoin probe found a voter in `epoch`, ahead of this leader's: move there and stand

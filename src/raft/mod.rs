@@ -52,8 +52,8 @@
 //! decoder (a fetched batch that does not continue the log, a snapshot chunk at the wrong
 //! position, a request whose replica id is not its sender) is refused and retried, never
 //! asserted on. Nothing on the wire is authenticated yet, so whatever a request claims is
-//! checked, not trusted: a second leader named for an epoch whose leader this node knows is
-//! refused (a stranger can forge it), and a leader this node follows that answers from an
+//! checked, not trusted: a second leader named for an epoch whose live leader this node knows
+//! is refused (a stranger can forge it), and a leader this node follows that answers from an
 //! older epoch, or names another leader, is forgotten (`election.rs`). What is asserted about
 //! peers is only what arrives in answers to this node's own requests and would mean safety is
 //! already lost: a leader asking a follower to cut records it has committed. Stopping is the

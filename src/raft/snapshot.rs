@@ -131,6 +131,7 @@ impl<P: Payload> Raft<P> {
         if let Role::Follower(f) = &mut self.role {
             f.last_leader_contact_ms = Some(now);
             f.leader_unreachable = false;
+            self.lost_leader = None;
             if !f.leader_resigned {
                 f.fetch_deadline_ms = now + fetch_timeout;
             }
