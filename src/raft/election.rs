@@ -559,6 +559,8 @@ impl<P: Payload> Raft<P> {
     /// Only liveness moves: a pre-vote still needs a majority that also sees no live leader.
     pub(super) fn leader_unreachable(&mut self, node: NodeId) {
         let now = self.now_ms;
+        // Perhaps the voter a discovering replica asked.
+        self.ask_again_soon_if_still_discovering();
         let is_lost_leader =
             matches!(&self.role, Role::Follower(f) if f.leader == node && !f.leader_unreachable);
         if !is_lost_leader {

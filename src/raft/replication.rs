@@ -597,6 +597,22 @@ impl<P: Payload> Raft<P> {
         self.actions.push(Action::Send(envelope));
     }
 
+    /// A discovering replica that asked a voter who leads and learned of no leader (an
+    /// election is under way), or could not reach it (the voter asked may be the one that just
+    /// died), asks again after the retry backoff rather than the request timeout: a broker
+    /// then follows a new leader within a few backoffs of its election. While no leader
+    /// exists that is one small Fetch per backoff per discovering replica, as Kafka's
+    /// observers send.
+    pub(super) fn ask_again_soon_if_still_discovering(&mut self) {
+        let now = self.now_ms;
+        if !self.discovers() {
+            return;
+        }
+        if let Role::Unattached(u) = &mut self.role {
+            u.next_discovery_ms = u.next_discovery_ms.min(now + RETRY_BACKOFF_MS);
+        }
+    }
+
     /// Unattached observers (and abstaining voters) ask a random voter who leads.
     pub(super) fn send_discovery_fetch(&mut self) {
         let others: Vec<NodeId> = self
@@ -651,6 +667,7 @@ impl<P: Payload> Raft<P> {
             if leader.is_some() || epoch > self.epoch {
                 self.observe_epoch(epoch, leader);
             }
+            self.ask_again_soon_if_still_discovering();
             return;
         }
         let now = self.now_ms;
