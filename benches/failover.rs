@@ -1,5 +1,6 @@
 //! Failover, start-up and idle cost of a real 3-node keel quorum on 127.0.0.1 (issue 5's
-//! acceptance measurements). `cargo bench --bench failover [-- --runs N --idle-seconds S]`.
+//! acceptance measurements). `cargo bench --bench failover [-- --runs N --idle-seconds S --forwarded-only]`
+//! (`--forwarded-only`: measurement (d) alone).
 //!
 //! Every node is a real `keel start` process (the harness in `tests/common`), with its data
 //! directory on /dev/shm when it exists (else the temp dir), so flushes are cheap and what is
@@ -28,6 +29,14 @@
 //!     --idle-seconds, as a percentage of one core, summed over the three. The same for the
 //!     fast settings, with the number of elections in that window (a fast setting that is
 //!     too fast shows up as spurious elections on an idle quorum).
+//! (d) A forwarded write in flight at the leader's death: a 4th process, a broker
+//!     (`process.roles=broker`), forwards a client's CreateTopics to the active controller,
+//!     which was paused (SIGSTOP) just before so that the request is certainly in flight; 200
+//!     ms later the controller is killed (SIGKILL) or left paused. The time is from the new
+//!     leader's election (the first poll in which a survivor answers as leader of a later
+//!     epoch) to the client's answer, which must be a success: the broker sends the request
+//!     again to the new leader (when the connection is reset, or when it learns of a later
+//!     epoch). Printed with the time from the kill to the answer. Kafka's default timeouts.
 //!
 //! Fast settings: election 100 ms, fetch 300 ms, election backoff max 100 ms, NoOp every
 //! 100 ms. Why these are safe on loopback: a follower suspects its leader only after 300 ms
@@ -47,17 +56,20 @@ use std::time::{Duration, Instant};
 
 use keel::admin::client::Client;
 
+use common::brokers::{LeaderFault, create_in_flight_at_leader_kill};
 use common::{Cluster, Settings, view_with};
 
 struct Args {
     runs: usize,
     idle_seconds: u64,
+    forwarded_only: bool,
 }
 
 fn parse_args() -> Args {
     let mut args = Args {
         runs: 20,
         idle_seconds: 10,
+        forwarded_only: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -76,6 +88,7 @@ fn parse_args() -> Args {
                     .filter(|n| *n > 0)
                     .expect("--idle-seconds S (S > 0)")
             }
+            "--forwarded-only" => args.forwarded_only = true,
             // cargo bench passes --bench; a filter or other flags mean nothing here.
             _ => {}
         }
@@ -278,6 +291,73 @@ fn failover(name: &str, settings: Settings, runs: usize, fault: Fault) -> f64 {
     m
 }
 
+/// (d): a CreateTopics through a broker in flight when the leader dies, `runs` times; returns
+/// the median from the election to the answer, in milliseconds.
+fn forwarded_in_flight(settings: Settings, runs: usize, fault: LeaderFault) -> f64 {
+    let name = match fault {
+        LeaderFault::Kill => "kill",
+        LeaderFault::Pause => "sigstop",
+    };
+    println!(
+        "# (d) a forwarded CreateTopics in flight when the leader dies ({name}): {}",
+        describe_settings(&settings)
+    );
+    let settings = Settings {
+        brokers: 1,
+        ..settings
+    };
+    let mut cluster = Cluster::new(&format!("bench-forwarded-{name}"), 3, settings);
+    cluster.start_all();
+    let broker = cluster.broker_ids()[0];
+    cluster.wait_for_log(
+        broker,
+        "unfenced by the controller",
+        Duration::from_secs(60),
+    );
+    let mut after_election = Vec::new();
+    let mut after_fault = Vec::new();
+    for run in 0..runs {
+        let (leader, _) = cluster.wait_for_leader(Duration::from_secs(60));
+        let topic = format!("forwarded-{name}-{run}");
+        let outcome = create_in_flight_at_leader_kill(
+            &mut cluster,
+            broker,
+            &topic,
+            Duration::from_millis(200),
+            fault,
+        );
+        let result = &outcome.response.topics[0];
+        assert_eq!(
+            result.error_code,
+            keel::protocol::ErrorCode::None.code(),
+            "run {run}: the create of {topic} failed: {:?}",
+            result.error_message
+        );
+        let answered = outcome.answered_after_kill.as_secs_f64() * 1000.0;
+        let elected = outcome.elected_after_kill.as_secs_f64() * 1000.0;
+        after_election.push((answered - elected).max(0.0));
+        after_fault.push(answered);
+        if fault == LeaderFault::Kill {
+            cluster.start_node(leader);
+        }
+        cluster.wait_for_leader(Duration::from_secs(60));
+    }
+    let rounded: Vec<String> = after_election.iter().map(|t| format!("{t:.0}")).collect();
+    println!(
+        "forwarded_create_{name}_after_election_runs_ms: {}",
+        rounded.join(" ")
+    );
+    summary(
+        &format!("forwarded_create_{name}_after_election_ms"),
+        &after_election,
+    );
+    summary(
+        &format!("forwarded_create_{name}_after_fault_ms"),
+        &after_fault,
+    );
+    median(&after_election)
+}
+
 /// One start-up: spawn three formatted nodes, time until one answers as leader.
 fn startup_once(name: &str, settings: &Settings) -> Option<f64> {
     let mut cluster = Cluster::new(&format!("bench-startup-{name}"), 3, settings.clone());
@@ -387,9 +467,18 @@ fn main() {
         "# keel failover bench: 3 keel processes on 127.0.0.1, {} runs per measurement, idle window {} s",
         args.runs, args.idle_seconds
     );
+    if args.forwarded_only {
+        let kill = forwarded_in_flight(kafka_defaults(), args.runs, LeaderFault::Kill);
+        let paused = forwarded_in_flight(kafka_defaults(), args.runs, LeaderFault::Pause);
+        println!("forwarded_create_kill_after_election_median_ms: {kill:.0}");
+        println!("forwarded_create_sigstop_after_election_median_ms: {paused:.0}");
+        return;
+    }
     let failover_defaults = failover("kafka_defaults", kafka_defaults(), args.runs, Fault::Kill);
     let failover_fast = failover("fast", fast(), args.runs, Fault::Kill);
     let paused_defaults = failover("kafka_defaults", kafka_defaults(), args.runs, Fault::Pause);
+    let forwarded_kill = forwarded_in_flight(kafka_defaults(), args.runs, LeaderFault::Kill);
+    let forwarded_paused = forwarded_in_flight(kafka_defaults(), args.runs, LeaderFault::Pause);
     let startup_defaults = startup("kafka_defaults", kafka_defaults(), args.runs);
     startup("fast", fast(), args.runs);
     idle_cpu("fast", fast(), args.idle_seconds);
@@ -398,6 +487,8 @@ fn main() {
     println!("failover_kafka_defaults_median_ms: {failover_defaults:.0}");
     println!("failover_fast_median_ms: {failover_fast:.0}");
     println!("failover_sigstop_kafka_defaults_median_ms: {paused_defaults:.0}");
+    println!("forwarded_create_kill_after_election_median_ms: {forwarded_kill:.0}");
+    println!("forwarded_create_sigstop_after_election_median_ms: {forwarded_paused:.0}");
     println!("startup_to_leader_median_ms: {startup_defaults:.0}");
     println!("idle_cpu_percent_3_nodes: {idle_defaults:.2}");
 }

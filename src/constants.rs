@@ -493,6 +493,16 @@ const _: () =
 /// change.
 pub const BROKER_FORWARD_TIMEOUT_MS: u64 = 30_000;
 
+/// How many times a forwarded write follows leadership to another controller after the one
+/// it was sent to dropped it: its connection was lost with the request in flight, or a later
+/// epoch's leader was elected before it answered (Kafka's brokers requeue such a request
+/// without limit). Once is what a leader killed or restarted mid-request needs: the write
+/// completes on its successor instead of timing out. More is not allowed because a request
+/// that made a controller crash would crash each one it is sent to in turn; with one move it
+/// reaches at most two, and the client then gets REQUEST_TIMED_OUT with "not forwarded
+/// again". An answer of NOT_CONTROLLER (nothing done) is sent again without counting.
+pub const BROKER_FORWARD_MOVES_MAX: u32 = 1;
+
 /// Longest a broker waits after SIGTERM for the controller to move its leaderships away and
 /// agree to its shutdown (controlled shutdown) before it exits anyway: long enough for every
 /// other broker to heartbeat past the change at the default interval, short enough for a

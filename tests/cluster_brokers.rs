@@ -6,7 +6,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::brokers::{committed_image, create_topics_request};
+use common::brokers::{
+    LeaderFault, committed_image, create_in_flight_at_leader_kill, create_topics_request,
+};
 use common::{Cluster, Settings, wait_for};
 use keel::admin::client::Client;
 use keel::protocol::ErrorCode;
@@ -486,4 +488,75 @@ fn configs_describe_all_of_a_broker_shows_its_static_values_and_kafkas_defaults(
         stderr.contains("Invalid config(s): log.cleaner.threads"),
         "{stderr}"
     );
+}
+
+#[test]
+fn a_create_in_flight_when_the_active_controller_is_killed_completes_on_the_next_one() {
+    let mut cluster = Cluster::start("brokers-forward-moves", 3, settings());
+    let broker = cluster.broker_ids()[0];
+    wait_unfenced(&cluster, broker);
+    let outcome = create_in_flight_at_leader_kill(
+        &mut cluster,
+        broker,
+        "created-across-a-failover",
+        Duration::from_millis(200),
+        LeaderFault::Kill,
+    );
+    let topic = &outcome.response.topics[0];
+    assert_eq!(
+        topic.error_code,
+        ErrorCode::None.code(),
+        "the create should have moved to the new leader: {:?}",
+        topic.error_message
+    );
+    cluster.wait_for_log(
+        broker,
+        "goes to the next leader elected",
+        Duration::from_secs(5),
+    );
+    let after_election = outcome
+        .answered_after_kill
+        .saturating_sub(outcome.elected_after_kill);
+    assert!(
+        after_election < Duration::from_secs(5),
+        "answered {after_election:?} after the election (benches/failover.rs measures it)"
+    );
+    let mut client = Client::connect(&cluster.address(broker)).expect("connect to the broker");
+    let listed = metadata(&mut client, Some(&["created-across-a-failover"]));
+    assert_eq!(listed.topics[0].error_code, ErrorCode::None.code());
+}
+
+#[test]
+fn a_create_in_flight_to_a_paused_controller_goes_to_the_leader_elected_instead() {
+    let mut cluster = Cluster::start("brokers-forward-paused", 3, settings());
+    let broker = cluster.broker_ids()[0];
+    wait_unfenced(&cluster, broker);
+    let outcome = create_in_flight_at_leader_kill(
+        &mut cluster,
+        broker,
+        "created-around-a-pause",
+        Duration::ZERO,
+        LeaderFault::Pause,
+    );
+    let topic = &outcome.response.topics[0];
+    assert_eq!(
+        topic.error_code,
+        ErrorCode::None.code(),
+        "the create should have moved to the new leader: {:?}",
+        topic.error_message
+    );
+    cluster.wait_for_log(
+        broker,
+        "goes to the leader of epoch",
+        Duration::from_secs(5),
+    );
+    let after_election = outcome
+        .answered_after_kill
+        .saturating_sub(outcome.elected_after_kill);
+    assert!(
+        after_election < Duration::from_secs(5),
+        "answered {after_election:?} after the election"
+    );
+    // The old leader, resumed, follows the new one.
+    cluster.wait_for_leader(Duration::from_secs(20));
 }

@@ -8,6 +8,10 @@
 //!   answer is held until this node's image shows the change ([`super::forward`]) or a
 //!   deadline passes, so a client that wrote through this broker reads its write here.
 //!   DescribeQuorum is relayed the same way (only the leader can answer it).
+//! - A write follows leadership: answered NOT_CONTROLLER (nothing done) it is sent again; in
+//!   flight when its controller died or was replaced by a later epoch's leader, it moves to
+//!   the new leader, at most [`BROKER_FORWARD_MOVES_MAX`] times (a request that crashes
+//!   controllers must not reach them all).
 //!
 //! Invariants: every client request is answered exactly once (by a read, the relayed answer,
 //! or an error when no controller answers in time); everything held is tied to a request of
@@ -18,7 +22,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use log::{debug, info, warn};
 
-use crate::constants::BROKER_FORWARD_TIMEOUT_MS;
+use crate::constants::{BROKER_FORWARD_MOVES_MAX, BROKER_FORWARD_TIMEOUT_MS};
 use crate::protocol::messages::DescribeQuorumResponse;
 use crate::protocol::{ErrorCode, RequestBody, ResponseBody};
 
@@ -26,7 +30,7 @@ use super::LinkError;
 use super::broker::Lifecycle;
 use super::broker_surface;
 use super::controller_wire;
-use super::forward::{is_forwarded, visible_in};
+use super::forward::{is_forwarded, refused_as_not_controller, visible_in};
 use super::not_served;
 use super::{Channel, Fatal, Node, Output, RequestOutcome, Route};
 
@@ -62,6 +66,19 @@ struct Forward {
     deadline_ms: u64,
     /// Not sent before then (retry backoff).
     not_before_ms: u64,
+    /// The epoch of the leader it was last sent to.
+    sent_epoch: Option<u32>,
+    /// Moves to another controller it may still make ([`BROKER_FORWARD_MOVES_MAX`]).
+    moves_left: u32,
+    /// Its last controller dropped it with the request in flight: it goes only to a leader of
+    /// a later epoch, and is answered with the error if none is known by then.
+    awaiting_new_leader: Option<AwaitingNewLeader>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct AwaitingNewLeader {
+    after_epoch: u32,
+    until_ms: u64,
 }
 
 impl BrokerPart {
@@ -130,6 +147,9 @@ impl Node {
                 request,
                 deadline_ms: now + BROKER_FORWARD_TIMEOUT_MS,
                 not_before_ms: now,
+                sent_epoch: None,
+                moves_left: BROKER_FORWARD_MOVES_MAX,
+                awaiting_new_leader: None,
             };
             self.send_forward(forward);
             return Ok(RequestOutcome::Handled);
@@ -220,15 +240,24 @@ impl Node {
         response
     }
 
-    /// Sends a forwarded write to the active controller, or keeps it until one is known.
-    fn send_forward(&mut self, forward: Forward) {
+    /// Sends a forwarded write to the active controller, or keeps it until one is known (one
+    /// of a later epoch than the controller that dropped it, if one did).
+    fn send_forward(&mut self, mut forward: Forward) {
         let now = self.clock.monotonic_ms;
-        let leader = self.raft.leader();
+        let epoch = self.raft.epoch();
+        let leader = self.raft.leader().filter(|_| {
+            forward.not_before_ms <= now
+                && forward
+                    .awaiting_new_leader
+                    .is_none_or(|awaiting| epoch > awaiting.after_epoch)
+        });
         let broker = self.broker.as_mut().expect("a broker node");
-        let Some(leader) = leader.filter(|_| forward.not_before_ms <= now) else {
+        let Some(leader) = leader else {
             broker.unsent.push(forward);
             return;
         };
+        forward.awaiting_new_leader = None;
+        forward.sent_epoch = Some(epoch);
         let token = self.next_token;
         self.next_token += 1;
         self.outputs.push(Output::Request {
@@ -260,6 +289,15 @@ impl Node {
                 debug!("broker heartbeat or registration got no answer: {error:?}");
                 broker.lifecycle.failed(now);
             }
+            (Call::Forward(mut forward), Ok(response))
+                if refused_as_not_controller(&response)
+                    && now + retry_backoff_ms < forward.deadline_ms =>
+            {
+                // Nothing was done (the controller lost leadership, or is not active yet in
+                // its new epoch): try again, to whoever leads then.
+                forward.not_before_ms = now + retry_backoff_ms;
+                broker.unsent.push(*forward);
+            }
             (Call::Forward(forward), Ok(response)) => {
                 broker.held.push((*forward, response));
                 self.release_held();
@@ -272,10 +310,29 @@ impl Node {
                 forward.not_before_ms = now + retry_backoff_ms;
                 broker.unsent.push(*forward);
             }
+            (Call::Forward(mut forward), Err(LinkError::Disconnected))
+                if forward.moves_left > 0 && now < forward.deadline_ms =>
+            {
+                // The controller may have died with it (kill -9, a crash, a restart): it goes to
+                // the next leader, if one is elected within the time an election takes.
+                forward.moves_left -= 1;
+                let election_ms = self.raft.config().fetch_timeout_ms
+                    + 2 * self.raft.config().election_timeout_ms;
+                forward.awaiting_new_leader = Some(AwaitingNewLeader {
+                    after_epoch: forward.sent_epoch.unwrap_or(0),
+                    until_ms: (now + election_ms).min(forward.deadline_ms),
+                });
+                info!(
+                    "the active controller's connection closed with a forwarded {} in flight; \
+                     it goes to the next leader elected",
+                    forward.route.api_key.name()
+                );
+                broker.unsent.push(*forward);
+            }
             (Call::Forward(forward), Err(error)) => {
                 // A request the controller read and then dropped its connection on may be what
-                // made it fail: it is answered, never forwarded again, so that one client
-                // request cannot take down one controller after another.
+                // made it fail: after its last move it is answered, never forwarded again, so
+                // that one client request cannot take down one controller after another.
                 let (code, message) = match error {
                     LinkError::Malformed(_) => (
                         ErrorCode::UnknownServerError,
@@ -360,19 +417,83 @@ impl Node {
                 timeout_ms: self.raft.config().request_timeout_ms,
             });
         }
+        self.move_forwards_to_new_leader();
+        self.send_due_forwards();
+        self.release_held();
+    }
+
+    /// Forwards in flight to a controller that a later epoch's leader has replaced (it may be
+    /// dead or cut off and never answer) go to the new one, each at most
+    /// [`BROKER_FORWARD_MOVES_MAX`] times. The old call's answer, should it still come, is
+    /// dropped: its token is no longer known.
+    fn move_forwards_to_new_leader(&mut self) {
+        if self.raft.leader().is_none() {
+            return;
+        }
+        let epoch = self.raft.epoch();
+        let broker = self.broker.as_mut().expect("a broker node");
+        let stale: Vec<u64> = broker
+            .calls
+            .iter()
+            .filter_map(|(token, call)| match call {
+                Call::Forward(f) if f.moves_left > 0 && f.sent_epoch.is_some_and(|e| e < epoch) => {
+                    Some(*token)
+                }
+                _ => None,
+            })
+            .collect();
+        for token in stale {
+            let Some(Call::Forward(mut forward)) = broker.calls.remove(&token) else {
+                unreachable!("token {token} was just listed as a forward");
+            };
+            forward.moves_left -= 1;
+            info!(
+                "a forwarded {} sent in epoch {:?} goes to the leader of epoch {epoch}",
+                forward.route.api_key.name(),
+                forward.sent_epoch
+            );
+            broker.unsent.push(*forward);
+        }
+    }
+
+    /// Forwards whose backoff ended, whose awaited leader is known, or whose time is up.
+    fn send_due_forwards(&mut self) {
+        let now = self.clock.monotonic_ms;
+        let epoch = self.raft.epoch();
         let broker = self.broker.as_mut().expect("a broker node");
         let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut broker.unsent)
             .into_iter()
-            .partition(|f| f.not_before_ms <= now || f.deadline_ms <= now);
+            .partition(|f| {
+                let waited_out = match f.awaiting_new_leader {
+                    Some(awaiting) => epoch > awaiting.after_epoch || awaiting.until_ms <= now,
+                    None => true,
+                };
+                (f.not_before_ms <= now && waited_out) || f.deadline_ms <= now
+            });
         broker.unsent = later;
         for forward in due {
+            let new_leader_known = forward.awaiting_new_leader.is_none_or(|awaiting| {
+                epoch > awaiting.after_epoch && self.raft.leader().is_some()
+            });
             if forward.deadline_ms <= now {
                 self.refuse_forward(&forward, ErrorCode::RequestTimedOut, None);
+            } else if !new_leader_known
+                && forward
+                    .awaiting_new_leader
+                    .is_some_and(|a| a.until_ms <= now)
+            {
+                self.refuse_forward(
+                    &forward,
+                    ErrorCode::RequestTimedOut,
+                    Some(
+                        "the active controller closed the connection while handling it and no \
+                         new leader was elected; not forwarded again, its outcome is unknown",
+                    ),
+                );
             } else {
                 self.send_forward(forward);
             }
         }
-        self.release_held();
     }
 
     /// The earliest time the broker's timers need [`Node::tick`].
@@ -385,12 +506,13 @@ impl Node {
             deadline = deadline.min(broker.lifecycle.next_deadline_ms());
         }
         for forward in &broker.unsent {
-            let at = if self.raft.leader().is_some() {
-                forward.not_before_ms
-            } else {
-                forward.deadline_ms
+            // A new leader becomes known by a message, which runs the loop anyway.
+            let at = match forward.awaiting_new_leader {
+                Some(awaiting) => awaiting.until_ms,
+                None if self.raft.leader().is_some() => forward.not_before_ms,
+                None => forward.deadline_ms,
             };
-            deadline = deadline.min(at);
+            deadline = deadline.min(at).min(forward.deadline_ms);
         }
         for (forward, _) in &broker.held {
             deadline = deadline.min(forward.deadline_ms);

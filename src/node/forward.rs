@@ -134,6 +134,27 @@ pub fn visible_in(image: &Image, request: &RequestBody, response: &ResponseBody)
     }
 }
 
+/// True when the controller answered that it is not the active controller, for every item
+/// of the request: nothing was done, and the request may go to whoever is active now (Kafka's
+/// brokers requeue such answers too). An answer with any other outcome is the client's.
+pub fn refused_as_not_controller(response: &ResponseBody) -> bool {
+    let codes: Vec<i16> = match response {
+        ResponseBody::CreateTopics(r) => r.topics.iter().map(|t| t.error_code).collect(),
+        ResponseBody::DeleteTopics(r) => r.responses.iter().map(|t| t.error_code).collect(),
+        ResponseBody::CreatePartitions(r) => r.results.iter().map(|t| t.error_code).collect(),
+        ResponseBody::AlterConfigs(r) => r.responses.iter().map(|t| t.error_code).collect(),
+        ResponseBody::IncrementalAlterConfigs(r) => {
+            r.responses.iter().map(|t| t.error_code).collect()
+        }
+        ResponseBody::DescribeQuorum(r) => vec![r.error_code],
+        _ => Vec::new(),
+    };
+    !codes.is_empty()
+        && codes
+            .iter()
+            .all(|&code| code == ErrorCode::NotController.code())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,6 +233,23 @@ mod tests {
     fn a_refused_create_needs_nothing() {
         let (request, response) = create("orders", Uuid::ZERO, ErrorCode::TopicAlreadyExists);
         assert!(visible_in(&Image::new(), &request, &response));
+    }
+
+    #[test]
+    fn only_an_answer_refused_as_not_controller_for_every_item_may_go_elsewhere() {
+        let (_, refused) = create("orders", Uuid::ZERO, ErrorCode::NotController);
+        assert!(refused_as_not_controller(&refused));
+        let (_, created) = create("orders", id(7), ErrorCode::None);
+        assert!(!refused_as_not_controller(&created));
+        let mut partly = refused.clone();
+        if let (ResponseBody::CreateTopics(partly), ResponseBody::CreateTopics(created)) =
+            (&mut partly, &created)
+        {
+            partly.topics.push(created.topics[0].clone());
+        }
+        assert!(!refused_as_not_controller(&partly));
+        let empty = ResponseBody::CreateTopics(CreateTopicsResponse::default());
+        assert!(!refused_as_not_controller(&empty));
     }
 
     #[test]

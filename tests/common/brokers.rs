@@ -278,3 +278,93 @@ pub fn committed_image(cluster: &Cluster, id: u32, high_watermark: u64) -> Image
     let _ = std::fs::remove_dir_all(&copy);
     image
 }
+
+/// How the active controller goes away in [`create_in_flight_at_leader_kill`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LeaderFault {
+    /// SIGKILL: the kernel resets its connections, the broker learns at once.
+    Kill,
+    /// It stays paused (no reset): only the election of a later epoch's leader tells. It is
+    /// resumed (SIGCONT) once the client has its answer.
+    Pause,
+}
+
+/// What became of a CreateTopics a broker had forwarded to the active controller when that
+/// controller went away (see [`create_in_flight_at_leader_kill`]).
+pub struct InFlightAtKill {
+    /// The answer the client got from the broker.
+    pub response: CreateTopicsResponse,
+    /// From the kill (or pause) to the first poll in which a survivor answered as leader of a later epoch.
+    pub elected_after_kill: Duration,
+    /// From the kill (or pause) to the client's answer.
+    pub answered_after_kill: Duration,
+}
+
+/// Makes a forwarded write be in flight at a leader's death, as a rolling restart or a crash
+/// does: the active controller is paused (SIGSTOP, so it reads nothing more), a client sends a
+/// CreateTopics of `name` (one partition, replication 1) to broker `broker`, which forwards
+/// it to the paused controller; after `in_flight` the controller is killed or left paused
+/// (`fault`). The survivors are polled for the new leader while the client waits for its
+/// answer.
+pub fn create_in_flight_at_leader_kill(
+    cluster: &mut Cluster,
+    broker: u32,
+    name: &str,
+    in_flight: Duration,
+    fault: LeaderFault,
+) -> InFlightAtKill {
+    let (leader, epoch) = cluster.wait_for_leader(Duration::from_secs(20));
+    let survivors: Vec<u32> = cluster
+        .ids()
+        .into_iter()
+        .filter(|&id| id != leader)
+        .collect();
+    super::signal(cluster.pid(leader), libc::SIGSTOP);
+    let address = cluster.address(broker);
+    let request = create_topics_request(&[name.to_owned()], 1, 1);
+    let (answered, answer) = std::sync::mpsc::channel();
+    let client = std::thread::spawn(move || {
+        let result = Client::connect(&address).and_then(|mut client| {
+            client.call::<_, CreateTopicsResponse>(&request, CREATE_TOPICS_VERSION)
+        });
+        let _ = answered.send((result.map_err(|e| e.to_string()), Instant::now()));
+    });
+    let paused = Instant::now();
+    std::thread::sleep(in_flight);
+    let killed = match fault {
+        LeaderFault::Kill => {
+            let killed = Instant::now();
+            cluster.kill(leader);
+            killed
+        }
+        LeaderFault::Pause => paused,
+    };
+    let elected = super::wait_for(
+        "a new leader among the survivors",
+        Duration::from_secs(30),
+        || {
+            let elected = survivors.iter().any(|&id| {
+                cluster
+                    .view(id)
+                    .is_ok_and(|view| view.is_leader && view.epoch > epoch)
+            });
+            if elected {
+                Ok(Instant::now())
+            } else {
+                Err("none yet".to_owned())
+            }
+        },
+    );
+    let (result, at) = answer
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the client's answer within 60 s");
+    client.join().expect("the client thread");
+    if fault == LeaderFault::Pause {
+        super::signal(cluster.pid(leader), libc::SIGCONT);
+    }
+    InFlightAtKill {
+        response: result.unwrap_or_else(|e| panic!("the create through broker {broker}: {e}")),
+        elected_after_kill: elected - killed,
+        answered_after_kill: at - killed,
+    }
+}
