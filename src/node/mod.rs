@@ -911,7 +911,8 @@ impl Node {
     }
 
     /// Graceful shutdown: a leader resigns (EndQuorumEpoch to the others), a broker asks the
-    /// controller for a controlled shutdown (its leaderships move first). The caller keeps the
+    /// controller for a controlled shutdown (its leaderships move first) and snapshots its
+    /// image if the log after its latest snapshot is long. The caller keeps the
     /// loop running until [`Node::may_exit`] (or a grace period passes), then drops the node.
     pub fn resign(&mut self, clock: Clock) -> Result<(), Fatal> {
         self.clock = clock;
@@ -924,6 +925,15 @@ impl Node {
             info!("asking the active controller for a controlled shutdown");
             broker.lifecycle.begin_shutdown(clock.monotonic_ms);
             self.broker_tick();
+        }
+        if self.broker.is_some()
+            && self
+                .machine
+                .start_shutdown_snapshot(clock.monotonic_ms, clock.wall_ms)?
+        {
+            info!(
+                "finishing a snapshot of the image before exiting, so the next start need not replay the log"
+            );
         }
         if self.raft.role() == RoleName::Leader {
             info!(
@@ -938,11 +948,12 @@ impl Node {
     }
 
     /// After [`Node::resign`]: true once nothing is left to wait for (a broker: the controller
-    /// agreed to its shutdown, or it was never registered).
+    /// agreed to its shutdown, or it was never registered, and no snapshot is being written).
     pub fn may_exit(&self) -> bool {
         self.broker.as_ref().is_none_or(|b| {
-            b.lifecycle.may_stop()
-                || matches!(b.lifecycle.standing(), broker::Standing::Unregistered)
+            let stopped = b.lifecycle.may_stop()
+                || matches!(b.lifecycle.standing(), broker::Standing::Unregistered);
+            stopped && !self.machine.snapshot_in_progress()
         })
     }
 

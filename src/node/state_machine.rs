@@ -25,7 +25,9 @@ use log::info;
 use super::Fatal;
 use super::controller_wire::{ControllerReply, ControllerRequest};
 use crate::batch_size::{EMPTY_BATCH_BYTES, record_bytes};
-use crate::constants::{BATCH_BYTES_MAX, BATCH_RECORDS_MAX, SNAPSHOT_STEP_BYTES};
+use crate::constants::{
+    BATCH_BYTES_MAX, BATCH_RECORDS_MAX, SNAPSHOT_AT_SHUTDOWN_BYTES_MIN, SNAPSHOT_STEP_BYTES,
+};
 use crate::metadata::controller::{ControllerConfig, Outcome};
 use crate::metadata::record::decode_control_at;
 use crate::metadata::snapshot::{
@@ -333,6 +335,28 @@ impl<W> StateMachine<W> {
         if !(by_size || by_age) {
             return Ok(());
         }
+        self.start_snapshot(now_ms, wall_ms)
+    }
+
+    /// At a clean shutdown: starts a snapshot of what this node applied when the log after
+    /// its latest snapshot holds at least [`SNAPSHOT_AT_SHUTDOWN_BYTES_MIN`], so that the next
+    /// start loads it instead of replaying that log. True if one is being written (this one or
+    /// one already under way); the caller lets it finish before exiting.
+    pub fn start_shutdown_snapshot(&mut self, now_ms: u64, wall_ms: i64) -> Result<bool, Fatal> {
+        let nothing_new = self
+            .latest_snapshot
+            .is_some_and(|id| id.end_offset >= self.applied_end)
+            || self.applied_end == 0;
+        if self.job.is_none()
+            && !nothing_new
+            && self.bytes_since_snapshot >= SNAPSHOT_AT_SHUTDOWN_BYTES_MIN
+        {
+            self.start_snapshot(now_ms, wall_ms)?;
+        }
+        Ok(self.job.is_some())
+    }
+
+    fn start_snapshot(&mut self, now_ms: u64, wall_ms: i64) -> Result<(), Fatal> {
         let id = SnapshotId {
             end_offset: self.applied_end,
             epoch: self.applied_epoch,

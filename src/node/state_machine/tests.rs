@@ -328,3 +328,45 @@ fn a_snapshot_from_the_leader_replaces_the_image() {
     let ids: Vec<i32> = follower.machine.image().brokers().map(|b| b.id).collect();
     assert_eq!(ids, [1, 2, 4], "the leader's image, not the follower's own");
 }
+
+#[test]
+fn a_shutdown_snapshots_the_image_only_when_the_log_after_the_last_snapshot_is_long() {
+    let mut replica = Replica::open("shutdown-snapshot", never());
+    replica.append(false, &[broker_record(1)]);
+    replica.commit_all();
+    assert!(
+        !replica.machine.start_shutdown_snapshot(0, 0).unwrap(),
+        "a short log is replayed faster than the image is written"
+    );
+
+    // Registrations until the log after the (absent) snapshot passes the threshold.
+    let mut id = 2;
+    let record_bytes = broker_record(id).len() as u64;
+    let needed = SNAPSHOT_AT_SHUTDOWN_BYTES_MIN.div_ceil(record_bytes);
+    while (id as u64) <= needed + 1 {
+        let batch: Vec<Vec<u8>> = (id..id + 100).map(broker_record).collect();
+        replica.append(false, &batch);
+        id += 100;
+    }
+    replica.commit_all();
+    let end = replica.machine.applied_end();
+    assert!(replica.machine.start_shutdown_snapshot(0, 0).unwrap());
+    let mut steps = 0;
+    let snapshot = loop {
+        steps += 1;
+        if let Some(snapshot) = replica.machine.snapshot_step().unwrap() {
+            break snapshot;
+        }
+        assert!(steps < 1_000, "a snapshot finishes");
+    };
+    assert_eq!(snapshot.end_offset, end, "everything applied is in it");
+    assert!(
+        !replica.machine.start_shutdown_snapshot(0, 0).unwrap(),
+        "nothing new since"
+    );
+
+    // The next start loads it and has nothing to replay.
+    let restarted = Replica::reopen(replica.close(), never());
+    assert_eq!(restarted.machine.applied_end(), end);
+    assert_eq!(restarted.machine.image().broker_count(), id as usize - 1);
+}
