@@ -433,6 +433,11 @@ const _: () = assert!(SHUTDOWN_GRACE_MS < RAFT_FETCH_TIMEOUT_MS);
 /// with an election, short enough that a wrong address fails while the operator still waits.
 pub const ADMIN_REQUEST_TIMEOUT_MS: u64 = 10_000;
 
+/// Columns that help text generated at run time (the exit statuses after an admin command's
+/// `--help`) is wrapped to: the width of the help written by hand beside it, whose lines are
+/// those of keel's sources (clap prints help as written, without wrapping).
+pub const HELP_WIDTH_COLUMNS: usize = 100;
+
 /// `metadata.log.segment.bytes` of a `keel dev` node: segments are preallocated, and a dev
 /// cluster of six nodes with the default size took 385 MB before its first topic; 4 MiB holds
 /// tens of thousands of records and keeps the directory at a few MiB per node. (A batch is then

@@ -1,6 +1,6 @@
 //! The tables of `docs/operations.md` that are generated from the code, checked: the
 //! configuration keys (`keel::config::keys::markdown_table`, from the key table that
-//! `Config::parse` reads through). Each table
+//! `Config::parse` reads through) and the exit statuses (`keel::exit::ExitStatus`). Each table
 //! sits between a `<!-- BEGIN ... -->` and an `<!-- END ... -->` line; when the page and the
 //! code differ the test fails with a line diff and the command that rewrites the page:
 //! `KEEL_UPDATE_DOCS=1 cargo test --release --test docs_tables`.
@@ -119,11 +119,18 @@ fn check(tables: &[Generated]) {
 
 #[test]
 fn the_pages_tables_are_the_ones_the_code_generates() {
-    check(&[Generated {
-        begin: "<!-- BEGIN CONFIG KEYS",
-        end: "<!-- END CONFIG KEYS -->",
-        expected: keel::config::keys::markdown_table(),
-    }]);
+    check(&[
+        Generated {
+            begin: "<!-- BEGIN CONFIG KEYS",
+            end: "<!-- END CONFIG KEYS -->",
+            expected: keel::config::keys::markdown_table(),
+        },
+        Generated {
+            begin: "<!-- BEGIN EXIT STATUS",
+            end: "<!-- END EXIT STATUS -->",
+            expected: keel::exit::ExitStatus::markdown_table(),
+        },
+    ]);
 }
 
 #[test]
