@@ -260,6 +260,28 @@ pub const METADATA_SEGMENT_BYTES_MIN: u32 = 1024 * 1024;
 /// it keeps deadline arithmetic (now + timeout) far from overflow.
 pub const TIMEOUT_MS_MAX: u64 = 24 * 60 * 60 * 1000;
 
+/// Smallest `socket.request.max.bytes`: 1 KiB. Below it even the quorum's own small requests
+/// (a Vote or a follower's Fetch, a few hundred bytes with their headers) would not fit, so a
+/// value that small is a mistake (a size meant in KiB) and is refused at start rather than
+/// found later as closed connections. Kafka accepts any positive value; real settings are
+/// megabytes.
+pub const SOCKET_REQUEST_BYTES_MIN: u32 = 1024;
+
+/// Largest value of a key Kafka declares as an `int` (`node.id`, `socket.request.max.bytes`,
+/// `max.connections.per.ip`, `num.partitions`): Java's `Integer.MAX_VALUE`, so every value
+/// Kafka accepts keel accepts too, and the value fits the int32 the wire carries it in.
+pub const CONFIG_INT_MAX: u64 = i32::MAX as u64;
+
+/// Largest value of a key Kafka declares as a `short` (`default.replication.factor`): Java's
+/// `Short.MAX_VALUE`, the int16 the wire carries a replication factor in.
+pub const CONFIG_SHORT_MAX: u64 = i16::MAX as u64;
+
+/// Largest value of a key Kafka declares as a `long` (`queued.max.request.bytes`,
+/// `metadata.log.max.record.bytes.between.snapshots`): Java's `Long.MAX_VALUE`.
+pub const CONFIG_LONG_MAX: u64 = i64::MAX as u64;
+
+const _: () = assert!(SOCKET_REQUEST_BYTES_MIN <= SOCKET_REQUEST_BYTES_MAX_DEFAULT);
+const _: () = assert!(SOCKET_REQUEST_BYTES_MAX_DEFAULT as u64 <= CONFIG_INT_MAX);
 const _: () = assert!(METADATA_SEGMENT_BYTES_MIN >= SEGMENT_BYTES_MIN);
 const _: () = assert!(METADATA_SEGMENT_BYTES_MIN as u64 >= BATCH_BYTES_MAX as u64 / 8);
 const _: () = assert!(METADATA_MAX_IDLE_INTERVAL_MS_DEFAULT < RAFT_FETCH_TIMEOUT_MS);
@@ -410,6 +432,11 @@ const _: () = assert!(SHUTDOWN_GRACE_MS < RAFT_FETCH_TIMEOUT_MS);
 /// Timeout of one connect, read or write by a command-line tool: long enough for a node busy
 /// with an election, short enough that a wrong address fails while the operator still waits.
 pub const ADMIN_REQUEST_TIMEOUT_MS: u64 = 10_000;
+
+/// Columns that help text generated at run time (the exit statuses after an admin command's
+/// `--help`) is wrapped to: the width of the help written by hand beside it, whose lines are
+/// those of keel's sources (clap prints help as written, without wrapping).
+pub const HELP_WIDTH_COLUMNS: usize = 100;
 
 /// `metadata.log.segment.bytes` of a `keel dev` node: segments are preallocated, and a dev
 /// cluster of six nodes with the default size took 385 MB before its first topic; 4 MiB holds

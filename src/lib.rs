@@ -22,6 +22,7 @@
 //! - [`json_escape`]: JSON string literals for the tools' `--json` output; a leaf every module
 //!   may use.
 //! - [`dev`]: `keel dev`, a local quorum as child processes of one command.
+//! - [`exit`]: the exit statuses of every command, one enum; a leaf every module may use.
 //! - [`log_limit`]: warnings that repeat, limited to a few lines per window with a count.
 //! - [`metadata`]: the meaning of the log: typed records, the image they build, its snapshots,
 //!   and the quorum controller that turns requests into records. Pure.
@@ -38,6 +39,7 @@ pub mod config;
 pub mod constants;
 pub mod dev;
 pub mod dump;
+pub mod exit;
 pub mod json_escape;
 pub mod log_limit;
 pub mod metadata;

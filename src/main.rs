@@ -1,12 +1,6 @@
-//! The `keel` command line. Parsing only: every subcommand calls into the library.
-//!
-//! Exit status: 0 success; 1 other failures (for the admin commands: the cluster refused the
-//! request or an item of it); 2 bad usage or configuration (nothing touched on disk); 3 data
-//! directory (not formatted, wrong node or cluster id, locked); 4 network (an address that does
-//! not resolve, a port that cannot be bound; for the admin commands also a connection lost or no
-//! answer within `--timeout-ms`); 5 fatal error (storage, or a committed record or snapshot that
-//! cannot be applied); 6 (admin commands) a server keel cannot use: it lacks the API or every
-//! version keel speaks, or its answer is malformed.
+//! The `keel` command line. Parsing only: every subcommand calls into the library, and each
+//! handler returns the command's [`ExitStatus`] (`keel::exit`, where every status's meaning is
+//! written once).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -17,8 +11,10 @@ use keel::admin::error::AdminError;
 use keel::admin::output::{Output, emit};
 use keel::admin::session::ConnectOptions;
 use keel::admin::{cluster, configs, quorum, topics};
+use keel::config::keys::CONTROLLER_QUORUM_VOTERS;
 use keel::config::{Config, parse_initial_controllers};
-use keel::constants::{ADMIN_TIMEOUT_MS_DEFAULT, ADMIN_TIMEOUT_MS_MAX};
+use keel::constants::{ADMIN_TIMEOUT_MS_DEFAULT, ADMIN_TIMEOUT_MS_MAX, HELP_WIDTH_COLUMNS};
+use keel::exit::ExitStatus;
 use keel::node::datadir;
 use keel::protocol::Uuid;
 use keel::server;
@@ -111,21 +107,21 @@ enum Command {
     },
     /// Create, delete, list, describe and grow topics (Kafka's kafka-topics.sh). Talks to a
     /// broker; `keel dev --brokers N` starts some.
-    #[command(after_help = ADMIN_AFTER_HELP)]
+    #[command(after_help = admin_after_help())]
     Topics {
         #[command(subcommand)]
         command: TopicsCommand,
     },
     /// Show and change the dynamic configs of topics and brokers (Kafka's kafka-configs.sh).
     /// Talks to a broker.
-    #[command(after_help = ADMIN_AFTER_HELP)]
+    #[command(after_help = admin_after_help())]
     Configs {
         #[command(subcommand)]
         command: ConfigsCommand,
     },
     /// Show the cluster id, the controller and the brokers (Kafka's kafka-cluster.sh).
     /// Talks to a broker.
-    #[command(after_help = ADMIN_AFTER_HELP)]
+    #[command(after_help = admin_after_help())]
     Cluster {
         #[command(subcommand)]
         command: ClusterCommand,
@@ -144,13 +140,13 @@ enum Command {
     },
 }
 
-/// The exit statuses of the admin commands, shown after their help.
-const ADMIN_AFTER_HELP: &str = "\
-Every command prints text, or with --json one JSON document (shapes in README.md, \"Admin CLI\").
-Exit status: 0 done; 1 the cluster refused the request or an item of it (the error is shown by
-Kafka's name and the server's message); 2 bad usage; 4 network: cannot connect, connection lost,
-or no answer within --timeout-ms; 6 the server lacks the API or speaks no version keel knows, or
-its answer is malformed.";
+/// What the admin commands print, and their exit statuses, shown after their help.
+fn admin_after_help() -> String {
+    format!(
+        "Every command prints text, or with --json one JSON document (shapes in README.md, \"Admin CLI\").\n{}",
+        ExitStatus::help_text(&ExitStatus::ADMIN, HELP_WIDTH_COLUMNS)
+    )
+}
 
 #[derive(Subcommand)]
 enum QuorumCommand {
@@ -426,17 +422,16 @@ enum ClusterCommand {
 }
 
 /// Prints an admin command's result (text, or JSON) and returns its exit status.
-fn finish(result: Result<Output, AdminError>, json: bool) -> ExitCode {
-    let code = emit(
+fn finish(result: Result<Output, AdminError>, json: bool) -> ExitStatus {
+    emit(
         &result,
         json,
         &mut std::io::stdout().lock(),
         &mut std::io::stderr().lock(),
-    );
-    ExitCode::from(code)
+    )
 }
 
-fn run_topics(command: TopicsCommand) -> ExitCode {
+fn run_topics(command: TopicsCommand) -> ExitStatus {
     match command {
         TopicsCommand::Create {
             broker,
@@ -497,7 +492,7 @@ fn run_topics(command: TopicsCommand) -> ExitCode {
     }
 }
 
-fn run_configs(command: ConfigsCommand) -> ExitCode {
+fn run_configs(command: ConfigsCommand) -> ExitStatus {
     match command {
         ConfigsCommand::Describe {
             broker,
@@ -553,7 +548,7 @@ fn run_quorum_describe(
     replication: bool,
     timeout_ms: u64,
     json: bool,
-) -> ExitCode {
+) -> ExitStatus {
     let result = match bootstrap_controller {
         Some(controller) => quorum::describe_within(&controller, timeout_ms),
         None => quorum::describe_via_broker(&bootstrap_server.unwrap_or_default(), timeout_ms),
@@ -570,21 +565,18 @@ fn run_quorum_describe(
         errors: Vec::new(),
         json: description.json(now_ms),
     });
-    let code = emit(
+    emit(
         &output,
         json,
         &mut std::io::stdout().lock(),
         &mut std::io::stderr().lock(),
-    );
-    ExitCode::from(code)
+    )
 }
 
-const EXIT_CONFIG: u8 = 2;
-
-fn load_config(path: &Path) -> Result<Config, ExitCode> {
+fn load_config(path: &Path) -> Result<Config, ExitStatus> {
     Config::load(path).map_err(|e| {
         eprintln!("keel: bad configuration {}: {e}", path.display());
-        ExitCode::from(EXIT_CONFIG)
+        ExitStatus::Usage
     })
 }
 
@@ -594,151 +586,207 @@ fn init_logging() {
         .init();
 }
 
-fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match cli.command {
-        Command::RandomUuid => match random_uuid() {
-            Ok(id) => {
-                println!("{id}");
-                ExitCode::SUCCESS
-            }
+fn run_random_uuid() -> ExitStatus {
+    match random_uuid() {
+        Ok(id) => {
+            println!("{id}");
+            ExitStatus::Success
+        }
+        Err(e) => {
+            eprintln!("keel: {e}");
+            ExitStatus::Failed
+        }
+    }
+}
+
+/// `keel format`: the voters' directory ids from `--initial-controllers`, then
+/// meta.properties.
+fn run_format(
+    config_path: &Path,
+    cluster_id: &str,
+    initial_controllers: Option<&str>,
+    no_initial_controllers: bool,
+    ignore_formatted: bool,
+) -> ExitStatus {
+    let config = match load_config(config_path) {
+        Ok(config) => config,
+        Err(status) => return status,
+    };
+    let initial = match initial_controllers {
+        Some(text) => match parse_initial_controllers(text, &config.voters) {
+            Ok(initial) => initial,
             Err(e) => {
                 eprintln!("keel: {e}");
-                ExitCode::FAILURE
+                return ExitStatus::Usage;
             }
         },
+        None => {
+            if config.roles.controller && !no_initial_controllers {
+                eprintln!(
+                    "keel: warning: formatted without --initial-controllers, so this \
+                     node learns the other voters' directory ids on first contact and \
+                     may count the vote of a disk that replaced one it never heard \
+                     from. Format every controller of a new cluster with \
+                     --initial-controllers; say --no-initial-controllers for a replaced \
+                     disk (docs/operations.md, \"Replacing a disk\")."
+                );
+            }
+            Vec::new()
+        }
+    };
+    match datadir::format(
+        &config.metadata_log_dir,
+        cluster_id,
+        config.node_id,
+        ignore_formatted,
+        &initial,
+    ) {
+        Ok(meta) => {
+            println!(
+                "formatted {} for node {} of cluster {} (directory id {})",
+                config.metadata_log_dir.display(),
+                meta.node_id,
+                meta.cluster_id,
+                meta.directory_id
+            );
+            ExitStatus::Success
+        }
+        Err(e @ datadir::DataDirError::BadClusterId { .. }) => {
+            eprintln!("keel: {e}");
+            ExitStatus::Usage
+        }
+        Err(e) => {
+            eprintln!("keel: {e}");
+            ExitStatus::DataDir
+        }
+    }
+}
+
+/// `keel pin-directory`: checks the arguments against the configuration, then pins.
+fn run_pin_directory(config_path: &Path, node_id: u32, directory_id: &str) -> ExitStatus {
+    let config = match load_config(config_path) {
+        Ok(config) => config,
+        Err(status) => return status,
+    };
+    let directory_id = match directory_id.parse::<Uuid>() {
+        Ok(id) if id != Uuid::ZERO => id,
+        _ => {
+            eprintln!(
+                "keel: {directory_id:?} is not a directory id (22 characters of URL-safe base64)"
+            );
+            return ExitStatus::Usage;
+        }
+    };
+    if node_id == config.node_id || !config.voters.iter().any(|v| v.id == node_id) {
+        eprintln!(
+            "keel: node {node_id} is not another voter of {}",
+            CONTROLLER_QUORUM_VOTERS.name
+        );
+        return ExitStatus::Usage;
+    }
+    match datadir::pin_directory(
+        &config.metadata_log_dir,
+        config.node_id,
+        node_id,
+        directory_id,
+    ) {
+        Ok(previous) => {
+            match previous {
+                Some(previous) => {
+                    println!("node {node_id}: pinned directory {directory_id} (was {previous})")
+                }
+                None => println!("node {node_id}: pinned directory {directory_id}"),
+            }
+            ExitStatus::Success
+        }
+        Err(e) => {
+            eprintln!("keel: {e}");
+            ExitStatus::DataDir
+        }
+    }
+}
+
+fn run_dev(options: &keel::dev::DevOptions) -> ExitStatus {
+    let keel = match std::env::current_exe() {
+        Ok(path) => path,
+        Err(e) => {
+            eprintln!("keel: cannot find the keel executable: {e}");
+            return ExitStatus::Failed;
+        }
+    };
+    match keel::dev::run(options, &keel) {
+        Ok(()) => ExitStatus::Success,
+        Err(e) => {
+            eprintln!("keel dev: {e}");
+            ExitStatus::Failed
+        }
+    }
+}
+
+/// `keel start`: the configuration, one warning naming the Kafka keys keel ignores, then the
+/// node until it stops.
+fn run_start(config_path: &Path, cluster_id: Option<&str>) -> ExitStatus {
+    let config = match load_config(config_path) {
+        Ok(config) => config,
+        Err(status) => return status,
+    };
+    init_logging();
+    if !config.kafka_keys_ignored.is_empty() {
+        log::warn!(
+            "{}: {} Kafka setting(s) that keel does not use are ignored: {}",
+            config_path.display(),
+            config.kafka_keys_ignored.len(),
+            config.kafka_keys_ignored.join(", ")
+        );
+    }
+    match server::run_node(&config, cluster_id) {
+        Ok(()) => ExitStatus::Success,
+        Err(e) => {
+            // Once: in the log when logging is on (it goes to stderr too), else plainly.
+            if log::log_enabled!(log::Level::Error) {
+                log::error!("{e}");
+            } else {
+                eprintln!("keel: {e}");
+            }
+            e.exit_status()
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let status = match Cli::parse().command {
+        Command::RandomUuid => run_random_uuid(),
         Command::Format {
             config,
             cluster_id,
             initial_controllers,
             no_initial_controllers,
             ignore_formatted,
-        } => {
-            let config = match load_config(&config) {
-                Ok(config) => config,
-                Err(code) => return code,
-            };
-            let initial = match initial_controllers {
-                Some(text) => match parse_initial_controllers(&text, &config.voters) {
-                    Ok(initial) => initial,
-                    Err(e) => {
-                        eprintln!("keel: {e}");
-                        return ExitCode::from(EXIT_CONFIG);
-                    }
-                },
-                None => {
-                    if config.roles.controller && !no_initial_controllers {
-                        eprintln!(
-                            "keel: warning: formatted without --initial-controllers, so this \
-                             node learns the other voters' directory ids on first contact and \
-                             may count the vote of a disk that replaced one it never heard \
-                             from. Format every controller of a new cluster with \
-                             --initial-controllers; say --no-initial-controllers for a replaced \
-                             disk (docs/operations.md, \"Replacing a disk\")."
-                        );
-                    }
-                    Vec::new()
-                }
-            };
-            match datadir::format(
-                &config.metadata_log_dir,
-                &cluster_id,
-                config.node_id,
-                ignore_formatted,
-                &initial,
-            ) {
-                Ok(meta) => {
-                    println!(
-                        "formatted {} for node {} of cluster {} (directory id {})",
-                        config.metadata_log_dir.display(),
-                        meta.node_id,
-                        meta.cluster_id,
-                        meta.directory_id
-                    );
-                    ExitCode::SUCCESS
-                }
-                Err(e @ datadir::DataDirError::BadClusterId { .. }) => {
-                    eprintln!("keel: {e}");
-                    ExitCode::from(EXIT_CONFIG)
-                }
-                Err(e) => {
-                    eprintln!("keel: {e}");
-                    ExitCode::from(3)
-                }
-            }
-        }
+        } => run_format(
+            &config,
+            &cluster_id,
+            initial_controllers.as_deref(),
+            no_initial_controllers,
+            ignore_formatted,
+        ),
         Command::PinDirectory {
             config,
             node_id,
             directory_id,
-        } => {
-            let config = match load_config(&config) {
-                Ok(config) => config,
-                Err(code) => return code,
-            };
-            let directory_id = match directory_id.parse::<Uuid>() {
-                Ok(id) if id != Uuid::ZERO => id,
-                _ => {
-                    eprintln!(
-                        "keel: {directory_id:?} is not a directory id (22 characters of URL-safe base64)"
-                    );
-                    return ExitCode::from(EXIT_CONFIG);
-                }
-            };
-            if node_id == config.node_id || !config.voters.iter().any(|v| v.id == node_id) {
-                eprintln!("keel: node {node_id} is not another voter of controller.quorum.voters");
-                return ExitCode::from(EXIT_CONFIG);
-            }
-            match datadir::pin_directory(
-                &config.metadata_log_dir,
-                config.node_id,
-                node_id,
-                directory_id,
-            ) {
-                Ok(previous) => {
-                    match previous {
-                        Some(previous) => println!(
-                            "node {node_id}: pinned directory {directory_id} (was {previous})"
-                        ),
-                        None => println!("node {node_id}: pinned directory {directory_id}"),
-                    }
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("keel: {e}");
-                    ExitCode::from(3)
-                }
-            }
-        }
+        } => run_pin_directory(&config, node_id, &directory_id),
         Command::Dev {
             controllers,
             dir,
             base_port,
             brokers,
             broker_port,
-        } => {
-            let keel = match std::env::current_exe() {
-                Ok(path) => path,
-                Err(e) => {
-                    eprintln!("keel: cannot find the keel executable: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
-            let options = keel::dev::DevOptions {
-                controllers,
-                brokers,
-                dir,
-                base_port,
-                broker_port,
-            };
-            match keel::dev::run(&options, &keel) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("keel dev: {e}");
-                    ExitCode::FAILURE
-                }
-            }
-        }
+        } => run_dev(&keel::dev::DevOptions {
+            controllers,
+            brokers,
+            dir,
+            base_port,
+            broker_port,
+        }),
         Command::Quorum {
             command:
                 QuorumCommand::Describe {
@@ -760,33 +808,7 @@ fn main() -> ExitCode {
         Command::Cluster {
             command: ClusterCommand::Describe { broker },
         } => finish(cluster::describe(&broker.connect()), broker.json),
-        Command::Start { config, cluster_id } => {
-            let config_path = config;
-            let config = match load_config(&config_path) {
-                Ok(config) => config,
-                Err(code) => return code,
-            };
-            init_logging();
-            if !config.kafka_keys_ignored.is_empty() {
-                log::warn!(
-                    "{}: {} Kafka setting(s) that keel does not use are ignored: {}",
-                    config_path.display(),
-                    config.kafka_keys_ignored.len(),
-                    config.kafka_keys_ignored.join(", ")
-                );
-            }
-            match server::run_node(&config, cluster_id.as_deref()) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    // Once: in the log when logging is on (it goes to stderr too), else plainly.
-                    if log::log_enabled!(log::Level::Error) {
-                        log::error!("{e}");
-                    } else {
-                        eprintln!("keel: {e}");
-                    }
-                    ExitCode::from(e.exit_code())
-                }
-            }
-        }
-    }
+        Command::Start { config, cluster_id } => run_start(&config, cluster_id.as_deref()),
+    };
+    ExitCode::from(status.code())
 }

@@ -147,10 +147,11 @@ pub fn check_topic_names(names: &[String]) -> Result<(), AdminError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exit::ExitStatus;
 
     fn message(result: Result<impl std::fmt::Debug, AdminError>) -> String {
         let error = result.unwrap_err();
-        assert_eq!(error.exit_code(), 2, "{error}");
+        assert_eq!(error.exit_status(), ExitStatus::Usage, "{error}");
         error.to_string()
     }
 

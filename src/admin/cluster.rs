@@ -190,6 +190,7 @@ pub fn describe(connect: &ConnectOptions) -> Result<Output, AdminError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exit::ExitStatus;
     use crate::protocol::Message;
     use crate::protocol::messages::describe_cluster_response::DescribeClusterBroker;
 
@@ -259,7 +260,7 @@ mod tests {
             output.json.render(),
             r#"{"cluster_id":"MkU3OEVBNTcwNTJENDM2Qg","controller_id":2,"source":"DescribeCluster v2","brokers":[{"id":1,"host":"b1.example","port":9092,"rack":"rack-a","fenced":false},{"id":2,"host":"b2.example","port":9092,"rack":null,"fenced":true}]}"#
         );
-        assert_eq!(output.exit_code(), 0);
+        assert_eq!(output.exit_status(), ExitStatus::Success);
     }
 
     #[test]
@@ -277,7 +278,7 @@ mod tests {
             error.to_string(),
             "h:1 refused DescribeCluster: UNSUPPORTED_ENDPOINT_TYPE: nope"
         );
-        assert_eq!(error.exit_code(), 1);
+        assert_eq!(error.exit_status(), ExitStatus::Failed);
     }
 
     #[test]

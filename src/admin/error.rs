@@ -3,31 +3,19 @@
 //! Two kinds: a [`KafkaError`] is the cluster's answer for one item (a topic, a config
 //! resource) or a whole request, shown by Kafka's name and the server's message; an
 //! [`AdminError`] stops the command (bad usage, no connection, an answer that makes no sense,
-//! an API the server does not offer). Exit status:
-//!
-//! | status | meaning |
-//! |---|---|
-//! | 0 | every item succeeded |
-//! | 1 | the cluster refused at least one item or the request ([`EXIT_REFUSED`]) |
-//! | 2 | bad usage: arguments, or values the protocol cannot carry ([`EXIT_USAGE`]) |
-//! | 4 | network: cannot resolve or connect, connection lost, no answer within `--timeout-ms` ([`EXIT_NETWORK`]) |
-//! | 6 | the server cannot be used: it lacks the API or every version keel knows, or its answer is malformed or inconsistent ([`EXIT_INCOMPATIBLE`]) |
-//!
-//! These extend the `keel` binary's table (`src/main.rs`), where 3 and 5 are data-directory
-//! and storage failures, which admin commands never have.
+//! an API the server does not offer). Each failure maps to one of the exit statuses of
+//! [`ExitStatus::ADMIN`] (their meanings are written once, in [`crate::exit`]): a refusal is
+//! [`ExitStatus::Failed`], bad arguments [`ExitStatus::Usage`], the network
+//! [`ExitStatus::Network`], a server keel cannot use [`ExitStatus::Incompatible`].
 
 use std::fmt;
 use std::ops::RangeInclusive;
 
+use crate::exit::ExitStatus;
 use crate::protocol::{ApiKey, ErrorCode};
 
 use super::client::ClientError;
 use super::json::Json;
-
-pub const EXIT_REFUSED: u8 = 1;
-pub const EXIT_USAGE: u8 = 2;
-pub const EXIT_NETWORK: u8 = 4;
-pub const EXIT_INCOMPATIBLE: u8 = 6;
 
 /// An error code in an answer, with the server's message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,7 +80,7 @@ impl fmt::Display for KafkaError {
 /// A failure that stops an admin command.
 #[derive(Debug)]
 pub enum AdminError {
-    /// Bad arguments (exit 2).
+    /// Bad arguments.
     Usage(String),
     /// The connection failed, or the answer could not be read.
     Client(ClientError),
@@ -124,20 +112,24 @@ pub enum AdminError {
 }
 
 impl AdminError {
-    pub fn exit_code(&self) -> u8 {
+    /// The command's exit status: a bootstrap failure is a network one only if every server
+    /// failed on the network.
+    pub fn exit_status(&self) -> ExitStatus {
         match self {
-            AdminError::Usage(_) => EXIT_USAGE,
-            AdminError::Client(ClientError::Encode(_)) => EXIT_USAGE,
-            AdminError::Client(e) if e.is_network() => EXIT_NETWORK,
-            AdminError::Client(_) => EXIT_INCOMPATIBLE,
+            AdminError::Usage(_) => ExitStatus::Usage,
+            AdminError::Client(ClientError::Encode(_)) => ExitStatus::Usage,
+            AdminError::Client(e) if e.is_network() => ExitStatus::Network,
+            AdminError::Client(_) => ExitStatus::Incompatible,
             AdminError::Bootstrap(errors) => errors
                 .iter()
-                .map(AdminError::exit_code)
-                .find(|&code| code != EXIT_NETWORK)
-                .unwrap_or(EXIT_NETWORK),
-            AdminError::Refused { .. } => EXIT_REFUSED,
-            AdminError::Unsupported { .. } | AdminError::BadAnswer { .. } => EXIT_INCOMPATIBLE,
-            AdminError::TimedOut { .. } => EXIT_NETWORK,
+                .map(AdminError::exit_status)
+                .find(|&status| status != ExitStatus::Network)
+                .unwrap_or(ExitStatus::Network),
+            AdminError::Refused { .. } => ExitStatus::Failed,
+            AdminError::Unsupported { .. } | AdminError::BadAnswer { .. } => {
+                ExitStatus::Incompatible
+            }
+            AdminError::TimedOut { .. } => ExitStatus::Network,
         }
     }
 }
@@ -260,22 +252,25 @@ mod tests {
             api: ApiKey::DescribeCluster,
             error: KafkaError::new(42, None),
         };
-        assert_eq!(refused.exit_code(), EXIT_REFUSED);
+        assert_eq!(refused.exit_status(), ExitStatus::Failed);
         assert_eq!(
             refused.to_string(),
             "h:1 refused DescribeCluster: INVALID_REQUEST: The request is malformed or inconsistent."
         );
-        assert_eq!(AdminError::Usage("x".into()).exit_code(), EXIT_USAGE);
+        assert_eq!(
+            AdminError::Usage("x".into()).exit_status(),
+            ExitStatus::Usage
+        );
         let connect = AdminError::Client(ClientError::Connect {
             address: "h:1".into(),
             source: std::io::Error::from(std::io::ErrorKind::ConnectionRefused),
         });
-        assert_eq!(connect.exit_code(), EXIT_NETWORK);
+        assert_eq!(connect.exit_status(), ExitStatus::Network);
         assert!(connect.to_string().starts_with("cannot connect to h:1: "));
         let timed_out = AdminError::from(ClientError::TimedOut {
             address: "h:1".into(),
         });
-        assert_eq!(timed_out.exit_code(), EXIT_NETWORK);
+        assert_eq!(timed_out.exit_status(), ExitStatus::Network);
         assert_eq!(
             timed_out.to_string(),
             "timed out waiting for an answer from h:1 (--timeout-ms)"
@@ -284,7 +279,7 @@ mod tests {
             address: "h:1".into(),
             reason: "too large".into(),
         });
-        assert_eq!(malformed.exit_code(), EXIT_INCOMPATIBLE);
+        assert_eq!(malformed.exit_status(), ExitStatus::Incompatible);
         let unsupported = AdminError::Unsupported {
             address: "h:1".into(),
             api: ApiKey::Metadata,
@@ -292,16 +287,16 @@ mod tests {
             ours: 1..=13,
             hint: None,
         };
-        assert_eq!(unsupported.exit_code(), EXIT_INCOMPATIBLE);
+        assert_eq!(unsupported.exit_status(), ExitStatus::Incompatible);
         assert_eq!(
             unsupported.to_string(),
             "h:1 serves Metadata v0 only, keel speaks v1-v13"
         );
         // Bootstrap: network only if every server failed on the network.
         let all_network = AdminError::Bootstrap(vec![timed_out]);
-        assert_eq!(all_network.exit_code(), EXIT_NETWORK);
+        assert_eq!(all_network.exit_status(), ExitStatus::Network);
         let mixed = AdminError::Bootstrap(vec![connect, unsupported]);
-        assert_eq!(mixed.exit_code(), EXIT_INCOMPATIBLE);
+        assert_eq!(mixed.exit_status(), ExitStatus::Incompatible);
         assert!(
             mixed
                 .to_string()

@@ -2,15 +2,17 @@
 //!
 //! A command that ran returns an [`Output`]: the text for stdout, one line per failed item for
 //! stderr, and the same facts as one JSON document. [`emit`] prints either the text or the JSON
-//! (`--json`), the failures on stderr in both cases, and returns the exit status: 0, or
-//! [`EXIT_REFUSED`] when any item failed. A command that could not run returns an
+//! (`--json`), the failures on stderr in both cases, and returns the exit status: success, or
+//! [`ExitStatus::Failed`] when any item failed. A command that could not run returns an
 //! [`AdminError`]; [`emit`] prints it on stderr (and, with `--json`, as
 //! `{"error":{"message":...,"exit_code":N}}` on stdout, so a script always gets one document)
 //! and returns its exit status.
 
 use std::io::Write;
 
-use super::error::{AdminError, EXIT_REFUSED};
+use crate::exit::ExitStatus;
+
+use super::error::AdminError;
 use super::json::Json;
 
 /// The result of a command that ran.
@@ -25,23 +27,23 @@ pub struct Output {
 }
 
 impl Output {
-    pub fn exit_code(&self) -> u8 {
+    pub fn exit_status(&self) -> ExitStatus {
         if self.errors.is_empty() {
-            0
+            ExitStatus::Success
         } else {
-            EXIT_REFUSED
+            ExitStatus::Failed
         }
     }
 }
 
 /// A failure that stops a command: shown, and mapped to an exit status.
 pub trait Failure: std::fmt::Display {
-    fn exit_code(&self) -> u8;
+    fn exit_status(&self) -> ExitStatus;
 }
 
 impl Failure for AdminError {
-    fn exit_code(&self) -> u8 {
-        AdminError::exit_code(self)
+    fn exit_status(&self) -> ExitStatus {
+        AdminError::exit_status(self)
     }
 }
 
@@ -51,7 +53,7 @@ pub fn emit<E: Failure>(
     json: bool,
     stdout: &mut dyn Write,
     stderr: &mut dyn Write,
-) -> u8 {
+) -> ExitStatus {
     // Output errors (a closed pipe) cannot be reported anywhere better; the status still is.
     match result {
         Ok(output) => {
@@ -63,22 +65,22 @@ pub fn emit<E: Failure>(
             for line in &output.errors {
                 let _ = writeln!(stderr, "keel: {line}");
             }
-            output.exit_code()
+            output.exit_status()
         }
         Err(error) => {
-            let code = error.exit_code();
+            let status = error.exit_status();
             if json {
                 let document = Json::object([(
                     "error",
                     Json::object([
                         ("message", Json::from(error.to_string())),
-                        ("exit_code", Json::from(u32::from(code))),
+                        ("exit_code", Json::from(u32::from(status.code()))),
                     ]),
                 )]);
                 let _ = writeln!(stdout, "{}", document.render());
             }
             let _ = writeln!(stderr, "keel: {error}");
-            code
+            status
         }
     }
 }
@@ -87,7 +89,7 @@ pub fn emit<E: Failure>(
 mod tests {
     use super::*;
 
-    fn run(result: &Result<Output, AdminError>, json: bool) -> (String, String, u8) {
+    fn run(result: &Result<Output, AdminError>, json: bool) -> (String, String, ExitStatus) {
         let (mut out, mut err) = (Vec::new(), Vec::new());
         let code = emit(result, json, &mut out, &mut err);
         (
@@ -110,7 +112,7 @@ mod tests {
             (
                 "Created topic a.\n".into(),
                 "keel: cannot create topic b: X\n".into(),
-                1
+                ExitStatus::Failed
             )
         );
         assert_eq!(
@@ -118,7 +120,7 @@ mod tests {
             (
                 "{\"topics\":[]}\n".into(),
                 "keel: cannot create topic b: X\n".into(),
-                1
+                ExitStatus::Failed
             )
         );
     }
@@ -128,14 +130,14 @@ mod tests {
         let failed = Err(AdminError::Usage("bad".into()));
         assert_eq!(
             run(&failed, false),
-            (String::new(), "keel: bad\n".into(), 2)
+            (String::new(), "keel: bad\n".into(), ExitStatus::Usage)
         );
         assert_eq!(
             run(&failed, true),
             (
                 "{\"error\":{\"message\":\"bad\",\"exit_code\":2}}\n".into(),
                 "keel: bad\n".into(),
-                2
+                ExitStatus::Usage
             )
         );
     }

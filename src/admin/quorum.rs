@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::time::{Duration, Instant};
 
+use crate::exit::ExitStatus;
 use crate::protocol::messages::{
     DescribeClusterRequest, DescribeClusterResponse, DescribeQuorumRequest, DescribeQuorumResponse,
     describe_quorum_request, describe_quorum_response,
@@ -21,7 +22,7 @@ use crate::protocol::messages::{
 use crate::protocol::{ErrorCode, Uuid};
 
 use super::client::{Client, ClientError};
-use super::error::{AdminError, EXIT_INCOMPATIBLE, EXIT_NETWORK, EXIT_REFUSED, EXIT_USAGE};
+use super::error::AdminError;
 use super::json::Json;
 use super::session::{BOOTSTRAP, Session};
 
@@ -77,22 +78,22 @@ pub enum DescribeError {
 }
 
 impl DescribeError {
-    /// The exit status (the admin commands' table, `super::error`).
-    pub fn exit_code(&self) -> u8 {
+    /// The exit status (one of [`ExitStatus::ADMIN`]).
+    pub fn exit_status(&self) -> ExitStatus {
         match self {
-            DescribeError::Client(ClientError::Encode(_)) => EXIT_USAGE,
-            DescribeError::Client(e) if e.is_network() => EXIT_NETWORK,
-            DescribeError::Client(_) => EXIT_INCOMPATIBLE,
-            DescribeError::Refused { .. } | DescribeError::NoLeader { .. } => EXIT_REFUSED,
-            DescribeError::Admin(e) => e.exit_code(),
-            DescribeError::Broker { .. } => EXIT_INCOMPATIBLE,
+            DescribeError::Client(ClientError::Encode(_)) => ExitStatus::Usage,
+            DescribeError::Client(e) if e.is_network() => ExitStatus::Network,
+            DescribeError::Client(_) => ExitStatus::Incompatible,
+            DescribeError::Refused { .. } | DescribeError::NoLeader { .. } => ExitStatus::Failed,
+            DescribeError::Admin(e) => e.exit_status(),
+            DescribeError::Broker { .. } => ExitStatus::Incompatible,
         }
     }
 }
 
 impl super::output::Failure for DescribeError {
-    fn exit_code(&self) -> u8 {
-        DescribeError::exit_code(self)
+    fn exit_status(&self) -> ExitStatus {
+        DescribeError::exit_status(self)
     }
 }
 
@@ -583,13 +584,16 @@ mod tests {
     fn errors_have_the_admin_exit_statuses() {
         let refused = refused("h:1", 41, Some(""));
         assert_eq!(refused.to_string(), "h:1 refused: NOT_CONTROLLER (41)");
-        assert_eq!(refused.exit_code(), 1);
-        assert_eq!(DescribeError::NoLeader { epoch: 3 }.exit_code(), 1);
+        assert_eq!(refused.exit_status(), ExitStatus::Failed);
+        assert_eq!(
+            DescribeError::NoLeader { epoch: 3 }.exit_status(),
+            ExitStatus::Failed
+        );
         let connect = DescribeError::Client(ClientError::Connect {
             address: "h:1".into(),
             source: std::io::Error::from(std::io::ErrorKind::ConnectionRefused),
         });
-        assert_eq!(connect.exit_code(), 4);
+        assert_eq!(connect.exit_status(), ExitStatus::Network);
         let unsupported = DescribeError::Admin(AdminError::Unsupported {
             address: "h:1".into(),
             api: ApiKey::DescribeQuorum,
@@ -597,7 +601,7 @@ mod tests {
             ours: 0..=2,
             hint: None,
         });
-        assert_eq!(unsupported.exit_code(), 6);
+        assert_eq!(unsupported.exit_status(), ExitStatus::Incompatible);
     }
 
     #[test]

@@ -536,6 +536,7 @@ pub fn is_not_controller(error: Option<&KafkaError>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exit::ExitStatus;
 
     #[test]
     fn bootstrap_servers_are_host_port_lists() {
@@ -554,7 +555,7 @@ mod tests {
             "::1:9092",
         ] {
             let error = parse_bootstrap_servers(bad).unwrap_err();
-            assert_eq!(error.exit_code(), 2, "{bad:?}: {error}");
+            assert_eq!(error.exit_status(), ExitStatus::Usage, "{bad:?}: {error}");
         }
         assert!(
             parse_bootstrap_servers("localhost")
@@ -608,7 +609,7 @@ mod tests {
             error.to_string(),
             "h:1 gave an answer keel cannot use: it answers for \"b\", which was not asked about"
         );
-        assert_eq!(error.exit_code(), 6);
+        assert_eq!(error.exit_status(), ExitStatus::Incompatible);
         let twice = vec![("a", 1), ("a", 2)];
         assert!(
             match_by_name("h:1", &["a"], &twice, name)

@@ -3,7 +3,7 @@
 //! `keel-sim --seed 0x...` replays exactly one run (printing its trace if it fails);
 //! `keel-sim --seeds N` or `--minutes M` runs random seeds until done or until the first
 //! violation, and prints seeds and simulated events per second as its last line. Exit status
-//! is non-zero on a violation.
+//! (`keel::exit::ExitStatus`): success, `Failed` on a violation, `Usage` for a bad command line.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clap::Parser;
+use keel::exit::ExitStatus;
 use keel::prng::Prng;
 use keel::raft::BugInjection;
 use keel::sim::{self, SimConfig};
@@ -53,17 +54,27 @@ fn parse_seed(s: &str) -> Result<u64, String> {
     r.map_err(|e| format!("bad seed {s:?}: {e}"))
 }
 
-fn parse_bug(s: &str) -> BugInjection {
+fn parse_bug(s: &str) -> Option<BugInjection> {
     match s {
-        "SkipUpToDateVoteCheck" => BugInjection::SkipUpToDateVoteCheck,
-        "FetchBeforeFlush" => BugInjection::FetchBeforeFlush,
-        "HighWatermarkBeforeEpochStart" => BugInjection::HighWatermarkBeforeEpochStart,
-        "NoRejoinProbe" => BugInjection::NoRejoinProbe,
-        "None" => BugInjection::None,
-        other => {
-            eprintln!("unknown bug {other:?}");
-            std::process::exit(2);
-        }
+        "SkipUpToDateVoteCheck" => Some(BugInjection::SkipUpToDateVoteCheck),
+        "FetchBeforeFlush" => Some(BugInjection::FetchBeforeFlush),
+        "HighWatermarkBeforeEpochStart" => Some(BugInjection::HighWatermarkBeforeEpochStart),
+        "NoRejoinProbe" => Some(BugInjection::NoRejoinProbe),
+        "None" => Some(BugInjection::None),
+        _ => None,
+    }
+}
+
+fn exit(status: ExitStatus) -> ExitCode {
+    ExitCode::from(status.code())
+}
+
+/// Success, or `Failed` when a run found a violation.
+fn status_of(violation: bool) -> ExitStatus {
+    if violation {
+        ExitStatus::Failed
+    } else {
+        ExitStatus::Success
     }
 }
 
@@ -73,38 +84,46 @@ fn config_for(seed: u64, bug: BugInjection) -> SimConfig {
     c
 }
 
+/// Runs exactly one seed, printing its report (and with `trace_lines` the end of its trace).
+fn replay(seed: u64, bug: BugInjection, trace_lines: Option<usize>) -> ExitStatus {
+    let start = Instant::now();
+    let o = sim::run(config_for(seed, bug));
+    let secs = start.elapsed().as_secs_f64();
+    println!("{}", sim::report(&o));
+    if let Some(lines) = trace_lines {
+        let end = o.violation.as_ref().map_or(o.stats.events, |v| v.event);
+        println!(
+            "last {lines} events:\n{}",
+            sim::replay_trace(&o.config, end, lines)
+        );
+    }
+    println!(
+        "seeds: 1, events: {}, simulated events/s: {:.0}, violations: {}",
+        o.stats.events,
+        o.stats.events as f64 / secs.max(1e-9),
+        u8::from(o.violation.is_some())
+    );
+    status_of(o.violation.is_some())
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
-    let bug = args.bug.as_deref().map_or(BugInjection::None, parse_bug);
-    if let Some(seed) = args.seed {
-        let start = Instant::now();
-        let o = sim::run(config_for(seed, bug));
-        let secs = start.elapsed().as_secs_f64();
-        println!("{}", sim::report(&o));
-        if let Some(lines) = args.trace_lines {
-            let end = o.violation.as_ref().map_or(o.stats.events, |v| v.event);
-            println!(
-                "last {lines} events:\n{}",
-                sim::replay_trace(&o.config, end, lines)
-            );
+    let bug = match args.bug.as_deref().map(parse_bug) {
+        None => BugInjection::None,
+        Some(Some(bug)) => bug,
+        Some(None) => {
+            eprintln!("unknown bug {:?}", args.bug.unwrap_or_default());
+            return exit(ExitStatus::Usage);
         }
-        println!(
-            "seeds: 1, events: {}, simulated events/s: {:.0}, violations: {}",
-            o.stats.events,
-            o.stats.events as f64 / secs.max(1e-9),
-            u8::from(o.violation.is_some())
-        );
-        return if o.violation.is_some() {
-            ExitCode::FAILURE
-        } else {
-            ExitCode::SUCCESS
-        };
+    };
+    if let Some(seed) = args.seed {
+        return exit(replay(seed, bug, args.trace_lines));
     }
     let limit_seeds = args.seeds;
     let limit_time = args.minutes.map(|m| Duration::from_secs_f64(m * 60.0));
     if limit_seeds.is_none() && limit_time.is_none() {
         eprintln!("give --seed, --seeds N or --minutes M");
-        return ExitCode::from(2);
+        return exit(ExitStatus::Usage);
     }
     let base = args.base.unwrap_or_else(|| {
         SystemTime::now()
@@ -171,9 +190,5 @@ fn main() -> ExitCode {
         ev as f64 / secs.max(1e-9),
         u8::from(bad)
     );
-    if bad {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    }
+    exit(status_of(bad))
 }

@@ -33,6 +33,7 @@ use crate::constants::{
     PEER_RESPONSE_FRAME_BYTES_MAX, SERVER_PEER_CONNECTIONS_RESERVED, SERVER_READ_CHUNK_BYTES,
     SERVER_REQUESTS_IN_FLIGHT_PER_CONNECTION, SERVER_UNBUDGETED_READ_BYTES, SHUTDOWN_GRACE_MS,
 };
+use crate::exit::ExitStatus;
 use crate::node::datadir::{DataDir, DataDirError};
 use crate::node::{Channel, Clock, Fatal, Node, NodeSettings};
 use crate::raft::NodeId;
@@ -55,13 +56,13 @@ pub enum RunError {
 }
 
 impl RunError {
-    /// The process exit status for this failure (documented in docs/operations.md).
-    pub fn exit_code(&self) -> u8 {
+    /// The process exit status for this failure.
+    pub fn exit_status(&self) -> ExitStatus {
         match self {
-            RunError::DataDir(_) => 3,
-            RunError::Network(_) => 4,
-            RunError::Fatal(_) => 5,
-            RunError::Io(_) => 1,
+            RunError::DataDir(_) => ExitStatus::DataDir,
+            RunError::Network(_) => ExitStatus::Network,
+            RunError::Fatal(_) => ExitStatus::Fatal,
+            RunError::Io(_) => ExitStatus::Failed,
         }
     }
 }

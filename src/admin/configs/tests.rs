@@ -3,12 +3,13 @@
 //! refused), and the text and JSON output, failures included.
 
 use super::*;
+use crate::exit::ExitStatus;
 use crate::protocol::messages::{describe_configs_response, incremental_alter_configs_response};
 use crate::protocol::{ApiKey, Message};
 
 fn usage_message(result: Result<impl std::fmt::Debug, AdminError>) -> String {
     let error = result.unwrap_err();
-    assert_eq!(error.exit_code(), 2, "{error}");
+    assert_eq!(error.exit_status(), ExitStatus::Usage, "{error}");
     error.to_string()
 }
 
@@ -151,7 +152,7 @@ fn describe_shows_dynamic_entries_unless_all() {
             "cannot describe topic gone: UNKNOWN_TOPIC_OR_PARTITION: Topic 'gone' does not exist."
         ]
     );
-    assert_eq!(output.exit_code(), 1);
+    assert_eq!(output.exit_status(), ExitStatus::Failed);
     assert_eq!(
         output.json.render(),
         r#"{"entity_type":"topics","all":false,"entities":[{"name":"orders","configs":[{"name":"retention.ms","value":"1000","source":"DYNAMIC_TOPIC_CONFIG","read_only":false,"sensitive":false},{"name":"sasl.password","value":null,"source":"DYNAMIC_TOPIC_CONFIG","read_only":false,"sensitive":true}],"error":null},{"name":"gone","configs":null,"error":{"code":3,"name":"UNKNOWN_TOPIC_OR_PARTITION","message":"Topic 'gone' does not exist."}}]}"#
@@ -190,7 +191,7 @@ fn describe_answers_must_match_name_and_type() {
         ..Default::default()
     };
     let error = describe_outcomes(&[topic("orders")], &response, "h:1").unwrap_err();
-    assert_eq!(error.exit_code(), 6);
+    assert_eq!(error.exit_status(), ExitStatus::Incompatible);
     assert_eq!(
         error.to_string(),
         "h:1 gave an answer keel cannot use: it answers for topic orders with resource type 4"
@@ -315,5 +316,5 @@ fn alter_outcomes_and_output() {
     assert!(output.json.render().contains(r#""status":"failed""#));
     let error =
         alter_outcomes(&changes, &IncrementalAlterConfigsResponse::default(), "h:1").unwrap_err();
-    assert_eq!(error.exit_code(), 6);
+    assert_eq!(error.exit_status(), ExitStatus::Incompatible);
 }

@@ -3,6 +3,7 @@
 //! request, refused), and the text and JSON output of every outcome, failures included.
 
 use super::*;
+use crate::exit::ExitStatus;
 use crate::protocol::Message;
 use crate::protocol::messages::{
     create_partitions_response, create_topics_response, delete_topics_response,
@@ -21,7 +22,7 @@ fn topic(name: &str) -> NewTopic {
 
 fn usage_message(result: Result<impl std::fmt::Debug, AdminError>) -> String {
     let error = result.unwrap_err();
-    assert_eq!(error.exit_code(), 2, "{error}");
+    assert_eq!(error.exit_status(), ExitStatus::Usage, "{error}");
     error.to_string()
 }
 
@@ -149,7 +150,7 @@ fn create_answers_that_do_not_match_the_request_are_refused() {
         ..Default::default()
     };
     let error = create_outcomes(&[topic("orders")], &response, "h:1").unwrap_err();
-    assert_eq!(error.exit_code(), 6);
+    assert_eq!(error.exit_status(), ExitStatus::Incompatible);
     assert_eq!(
         error.to_string(),
         "h:1 gave an answer keel cannot use: it answers for \"other\", which was not asked about"
@@ -215,7 +216,7 @@ fn an_existing_topic_fails_unless_if_not_exists() {
         output.errors,
         vec!["cannot create topic orders: TOPIC_ALREADY_EXISTS: Topic 'orders' already exists."]
     );
-    assert_eq!(output.exit_code(), 1);
+    assert_eq!(output.exit_status(), ExitStatus::Failed);
     assert_eq!(
         output.json.render(),
         r#"{"validate_only":false,"topics":[{"name":"orders","status":"failed","topic_id":null,"partitions":null,"replication_factor":null,"error":{"code":36,"name":"TOPIC_ALREADY_EXISTS","message":"Topic 'orders' already exists."}}]}"#
@@ -225,7 +226,7 @@ fn an_existing_topic_fails_unless_if_not_exists() {
         output.text,
         "Topic orders already exists; nothing done (--if-not-exists).\n"
     );
-    assert_eq!(output.exit_code(), 0);
+    assert_eq!(output.exit_status(), ExitStatus::Success);
     assert!(output.json.render().contains(r#""status":"exists""#));
     // --if-not-exists forgives nothing else.
     let invalid = outcome(Some(KafkaError::new(38, Some("Unable to replicate."))));
@@ -300,7 +301,7 @@ fn delete_outcomes_and_output() {
         output.text,
         "Deleted topic a.\nTopic gone does not exist; nothing done (--if-exists).\n"
     );
-    assert_eq!(output.exit_code(), 0);
+    assert_eq!(output.exit_status(), ExitStatus::Success);
     assert_eq!(
         output.json.render(),
         r#"{"topics":[{"name":"a","status":"deleted","error":null},{"name":"gone","status":"absent","error":null}]}"#
@@ -314,7 +315,7 @@ fn a_delete_answer_with_a_nameless_topic_is_refused() {
         ..Default::default()
     };
     let error = delete_outcomes(&["a".to_string()], &response, "h:1").unwrap_err();
-    assert_eq!(error.exit_code(), 6);
+    assert_eq!(error.exit_status(), ExitStatus::Incompatible);
     assert!(error.to_string().contains("answers for \"\""), "{error}");
 }
 
@@ -403,7 +404,7 @@ fn alter_outcomes_and_output() {
         output.text,
         "Topic orders does not exist; nothing done (--if-exists).\n"
     );
-    assert_eq!(output.exit_code(), 0);
+    assert_eq!(output.exit_status(), ExitStatus::Success);
 }
 
 // ---- list and describe ----
@@ -469,7 +470,7 @@ fn topics_are_sorted_and_fields_a_version_lacks_are_unknown() {
 fn metadata_answers_that_do_not_match_the_question_are_refused() {
     let asked = vec!["orders".to_string(), "nope".to_string()];
     let error = topic_descriptions(&metadata(), 12, Some(&asked), "h:1").unwrap_err();
-    assert_eq!(error.exit_code(), 6);
+    assert_eq!(error.exit_status(), ExitStatus::Incompatible);
     let mut nameless = metadata();
     nameless.topics[0].name = None;
     let error = topic_descriptions(&nameless, 12, None, "h:1").unwrap_err();
@@ -568,7 +569,7 @@ fn describe_shows_non_default_configs_and_every_partition() {
              partition."
         ]
     );
-    assert_eq!(output.exit_code(), 1);
+    assert_eq!(output.exit_status(), ExitStatus::Failed);
     let json = output.json.render();
     assert!(
         json.contains(
@@ -614,7 +615,7 @@ fn a_describe_configs_answer_about_other_topics_is_refused() {
         ..Default::default()
     };
     let error = apply_topic_configs(&mut topics, &["orders"], &response, "h:1").unwrap_err();
-    assert_eq!(error.exit_code(), 6);
+    assert_eq!(error.exit_status(), ExitStatus::Incompatible);
 }
 
 #[test]
