@@ -11,7 +11,10 @@
 //! 1. **Cold start**: the broker is stopped and its directory formatted anew (a new disk); it
 //!    installs the leader's snapshot (the leader's log starts past 0) and fetches the tail.
 //! 2. **Warm restart after C changes** (default 1,000 config changes, one request each) made
-//!    while it was stopped (SIGTERM): it fetches from its own log end offset.
+//!    while it was stopped (SIGTERM; a broker stopping cleanly first snapshots its image when
+//!    the log after its latest snapshot is long, so the restart loads that snapshot instead
+//!    of replaying the log; the stop's own time is printed): it fetches from its own log end
+//!    offset.
 //! 3. **Warm restart after nothing changed**.
 //!
 //! Each reports the wall time from `keel start` to the broker's log line "caught up with the
@@ -195,10 +198,30 @@ fn now_of_day_ms() -> u64 {
     (since_epoch.as_millis() % 86_400_000) as u64
 }
 
+/// SIGTERM of broker `id` to its exit, which includes its controlled shutdown and the
+/// snapshot of its image it writes first when the log after its latest snapshot is long.
+fn stop_and_time(cluster: &mut Cluster, id: u32) -> String {
+    let asked = Instant::now();
+    cluster.stop(id);
+    let snapshotted = cluster
+        .current_log(id)
+        .contains("finishing a snapshot of the image before exiting");
+    format!(
+        "stop: SIGTERM to exit {:.2} s ({})",
+        asked.elapsed().as_secs_f64(),
+        if snapshotted {
+            "with a snapshot of the image at shutdown"
+        } else {
+            "no snapshot at shutdown"
+        }
+    )
+}
+
 /// Where a start went, from the log's own timestamps: spawn to the snapshot loaded (process
 /// start, log recovery, reading and decoding the snapshot into the image), to the node
 /// started (the rest of opening), to caught up (fetching from the leader and applying the
-/// log after the snapshot, whose length the "started" line gives).
+/// log after the snapshot: from the snapshot's end offset, in its file name, to the log end
+/// the "started" line gives).
 fn breakdown(log: &str, spawned_ms: u64, caught_up: &str) -> String {
     let at = |needle: &str| log.lines().find(|l| l.contains(needle)).and_then(stamp_ms);
     let started_line = log.lines().find(|l| l.contains(" started: epoch "));
@@ -209,11 +232,21 @@ fn breakdown(log: &str, spawned_ms: u64, caught_up: &str) -> String {
     ) else {
         return "breakdown: not in the log (no snapshot loaded)".into();
     };
-    let log_after_snapshot = started_line
+    // The snapshot's file name starts with its end offset; the "started" line ends with
+    // the log's range "log S..E".
+    let snapshot_end = log
+        .lines()
+        .find_map(|l| l.split("loaded snapshot ").nth(1))
+        .and_then(|name| name.get(..20))
+        .and_then(|digits| digits.parse::<u64>().ok());
+    let log_end = started_line
         .and_then(|l| l.rsplit("log ").next())
         .and_then(|range| range.split_once(".."))
-        .and_then(|(from, to)| Some(to.trim().parse::<u64>().ok()? - from.parse::<u64>().ok()?))
-        .unwrap_or(0);
+        .and_then(|(_, to)| to.trim().parse::<u64>().ok());
+    let log_after_snapshot = match (snapshot_end, log_end) {
+        (Some(snapshot_end), Some(log_end)) => log_end.saturating_sub(snapshot_end),
+        _ => 0,
+    };
     format!(
         "breakdown: spawn to snapshot loaded {} ms, to node started {} ms, to caught up {} ms (fetch, and applying {log_after_snapshot} offsets of log after the snapshot)",
         loaded.saturating_sub(spawned_ms),
@@ -340,7 +373,7 @@ fn main() {
         Duration::from_secs(60),
     );
 
-    cluster.stop(measured);
+    let stop = stop_and_time(&mut cluster, measured);
     change_many(
         &mut connection,
         &names,
@@ -349,7 +382,7 @@ fn main() {
     );
     let warm = start_and_time(&mut cluster, measured);
     println!(
-        "warm restart after {} changes: caught up in {:.2} s, fetched {} snapshot bytes + {} log bytes\n  {}\n  {}",
+        "warm restart after {} changes: caught up in {:.2} s, fetched {} snapshot bytes + {} log bytes\n  {stop}\n  {}\n  {}",
         args.changes,
         warm.wall.as_secs_f64(),
         warm.snapshot_bytes,
@@ -363,10 +396,10 @@ fn main() {
         Duration::from_secs(60),
     );
 
-    cluster.stop(measured);
+    let idle_stop = stop_and_time(&mut cluster, measured);
     let idle = start_and_time(&mut cluster, measured);
     println!(
-        "warm restart after no change: caught up in {:.2} s, fetched {} log bytes\n  {}\n  {}",
+        "warm restart after no change: caught up in {:.2} s, fetched {} log bytes\n  {idle_stop}\n  {}\n  {}",
         idle.wall.as_secs_f64(),
         idle.fetched_bytes,
         idle.line,
