@@ -306,3 +306,85 @@ fn a_follower_that_gave_up_on_its_leader_takes_another_voters_claim_for_the_epoc
     );
     assert_eq!(raft.epoch(), 2, "no epoch moved");
 }
+
+/// The correlation of the (pre-)vote requests among `actions`.
+fn vote_correlation(actions: &[Action<Vec<u8>>]) -> u64 {
+    actions
+        .iter()
+        .find_map(|a| match a {
+            Action::Send(e) => match &e.message {
+                Message::VoteRequest { correlation, .. } => Some(*correlation),
+                _ => None,
+            },
+            _ => None,
+        })
+        .expect("vote requests sent")
+}
+
+/// Runs `raft` (voter 1 of 3) through a pre-vote and a vote granted by voter 2: it leads.
+fn elect(raft: &mut Raft) -> u32 {
+    let mut now = 0;
+    let mut actions = Vec::new();
+    while raft.role() != RoleName::Prospective {
+        now += 10;
+        actions = raft.tick(now);
+        assert!(now < 10 * RAFT_ELECTION_TIMEOUT_MS, "no pre-vote started");
+    }
+    for pre_vote in [true, false] {
+        let granted = Message::VoteResponse {
+            correlation: vote_correlation(&actions),
+            error: None,
+            epoch: raft.epoch(),
+            leader: None,
+            granted: true,
+            pre_vote,
+        };
+        now += 1;
+        actions = raft.receive(now, 2, granted);
+    }
+    assert_eq!(raft.role(), RoleName::Leader);
+    raft.epoch()
+}
+
+#[test]
+fn a_node_that_led_an_epoch_never_follows_another_leader_of_it() {
+    let voters = vec![key(1), key(2), key(3)];
+    let mut raft = Raft::new(RaftConfig::new(key(1), voters), Boot::empty(), 7, 0);
+    let epoch = elect(&mut raft);
+    let mut now = 100_000;
+    raft.resign(now);
+    // Resigned, it stands again once its election timeout passes.
+    let mut actions = Vec::new();
+    while raft.role() != RoleName::Prospective {
+        now += 10;
+        actions = raft.tick(now);
+        assert!(now < 200_000, "no pre-vote started after resigning");
+    }
+    assert_eq!(raft.epoch(), epoch);
+    // A peer that believed a stranger's claim passes it on: "3 leads your epoch".
+    let misled = Message::VoteResponse {
+        correlation: vote_correlation(&actions),
+        error: None,
+        epoch,
+        leader: Some(3),
+        granted: false,
+        pre_vote: true,
+    };
+    raft.receive(now + 1, 2, misled);
+    assert_ne!(raft.leader(), Some(3), "it led epoch {epoch}: 3 did not");
+    let claim = Message::BeginQuorumEpochRequest {
+        correlation: 5,
+        epoch,
+        leader: 3,
+        voter: key(1),
+    };
+    let actions = raft.receive(now + 2, 3, claim);
+    assert_ne!(raft.leader(), Some(3), "still: it led epoch {epoch}");
+    assert!(matches!(
+        answers(&actions).as_slice(),
+        [Message::BeginQuorumEpochResponse {
+            error: Some(RaftError::InvalidVoterKey),
+            ..
+        }]
+    ));
+}

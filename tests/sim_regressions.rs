@@ -57,6 +57,8 @@ fn faults(f: &[(&str, f64)], delay: (u64, u64), disk: (u64, u64)) -> Faults {
             "flush_failure" => x.flush_failure = v,
             "stranger" => x.stranger = v,
             "candidate_crash" => x.candidate_crash = v,
+            "resign" => x.resign = v,
+            "crash_reset" => x.crash_reset = v,
             other => panic!("unknown fault {other}"),
         }
     }
@@ -177,4 +179,38 @@ fn seed_0xce75423732a4c1b6_proposals_lost_with_a_replaced_log_blocked_the_client
 #[test]
 fn seed_0xf4e753e6064f21c5_a_strangers_claim_for_a_dead_voter_kept_a_follower_out() {
     passes(SimConfig::from_seed(0xf4e7_53e6_064f_21c5));
+}
+
+/// A stranger posing as a stopped voter claimed to lead the real leader's epoch; a follower
+/// that had given up on the real leader took the claim and later passed it on in a pre-vote
+/// answer to the real leader itself, which had resigned (check-quorum) and followed the
+/// invented leader of the epoch it had led, so the quorum took over 6 s after the heal to
+/// elect again (liveness). A node that led an epoch now never follows another leader for it.
+#[test]
+fn seed_0x377f120be2f316d0_the_leader_of_an_epoch_followed_an_invented_leader_of_it() {
+    let f = faults(
+        &[
+            ("loss", 0.17036601197581885),
+            ("partition", 0.00989670111608303),
+            ("asymmetric", 0.17079892302489585),
+            ("torn_write", 0.5107508117828691),
+            ("flush_failure", 0.00043810681440846423),
+            ("resign", 0.017274297810735025),
+            ("stranger", 0.0984789980145076),
+            ("candidate_crash", 0.15016876491038586),
+            ("crash_reset", 0.5757900633895346),
+        ],
+        (0, 9),
+        (0, 27),
+    );
+    passes(pinned(
+        0x377f_120b_e2f3_16d0,
+        3,
+        1,
+        f,
+        107_827,
+        19,
+        64,
+        4096,
+    ));
 }

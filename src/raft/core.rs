@@ -127,6 +127,11 @@ pub struct Raft<P> {
     /// reset) and has not heard from since: another voter's claim to lead that epoch may then
     /// replace it (`election.rs`, `may_replace_known_leader`).
     pub(super) lost_leader: Option<(u32, NodeId)>,
+    /// The epoch this process last led. One leader per epoch: a claim that another node leads
+    /// it is false (a stranger's, or news a peer took from one) and is never followed
+    /// (`election.rs`, `observe_epoch`, `refuse_leader_claim`). Not durable: after a restart
+    /// such a claim is only refused by the usual rules.
+    pub(super) led_epoch: Option<u32>,
     pub(super) next_correlation: u64,
     next_flush_id: u64,
     /// Flushes issued and not yet reported, with the offset each can certify (lowered when the
@@ -166,6 +171,7 @@ impl<P: Payload> Raft<P> {
             high_watermark,
             abstain_until_offset: boot.election.abstain_until_offset.filter(|_| voter),
             lost_leader: None,
+            led_epoch: None,
             next_correlation: first_correlation,
             next_flush_id: 1,
             flushes: VecDeque::new(),
@@ -684,6 +690,7 @@ impl<P: Payload> Raft<P> {
                     _ => panic!("illegal {from:?} -> Leader"),
                 };
                 self.leave_role(self.epoch);
+                self.led_epoch = Some(self.epoch);
                 self.role = Role::Leader(Box::new(self.new_leader(&granting)));
             }
             Target::Follower { epoch, leader } => {

@@ -219,6 +219,10 @@ impl<P: Payload> Raft<P> {
             return false;
         }
         let Some(l) = leader else { return false };
+        if l != me && self.led_epoch == Some(epoch) {
+            // This node led the epoch: whoever names another leader for it is wrong.
+            return false;
+        }
         if l == me && !matches!(self.role, Role::Leader(_) | Role::Resigned(_)) {
             // This node led the epoch and has since resigned (possibly across a restart); the
             // news is old.
@@ -291,6 +295,9 @@ impl<P: Payload> Raft<P> {
         }
         if epoch < self.epoch {
             return Some(RaftError::FencedLeaderEpoch);
+        }
+        if self.led_epoch == Some(epoch) && leader != self.local_id() {
+            return Some(RaftError::InvalidVoterKey);
         }
         if epoch == self.epoch
             && self.known_leader().is_some_and(|known| known != leader)
