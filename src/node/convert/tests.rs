@@ -294,3 +294,196 @@ fn directory_ids_convert_losslessly() {
     assert_eq!(uuid(directory_id(id)), id);
     assert_eq!(directory_id(Uuid::ZERO), DirectoryId(0));
 }
+
+fn begin_quorum_epoch(topic: &str, partitions: &[i32]) -> BeginQuorumEpochRequest {
+    BeginQuorumEpochRequest {
+        cluster_id: Some(wire().cluster_id),
+        topics: vec![begin_quorum_epoch_request::TopicData {
+            topic_name: topic.into(),
+            partitions: partitions
+                .iter()
+                .map(|index| begin_quorum_epoch_request::PartitionData {
+                    partition_index: *index,
+                    leader_id: 2,
+                    leader_epoch: 3,
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
+#[test]
+fn the_envelope_refuses_each_broken_step_with_its_own_code() {
+    let valid = begin_quorum_epoch(METADATA_TOPIC, &[0]);
+    assert_eq!(
+        envelope(&wire(), &valid),
+        Ok(&valid.topics[0].partitions[0])
+    );
+    let without_cluster_id = BeginQuorumEpochRequest {
+        cluster_id: None,
+        ..valid.clone()
+    };
+    assert!(
+        envelope(&wire(), &without_cluster_id).is_ok(),
+        "versions before the cluster id have none to check"
+    );
+    let another_cluster = BeginQuorumEpochRequest {
+        cluster_id: Some("another-cluster".into()),
+        ..valid.clone()
+    };
+    let two_topics = BeginQuorumEpochRequest {
+        topics: [valid.topics.clone(), valid.topics.clone()].concat(),
+        ..valid.clone()
+    };
+    let refusals = [
+        (
+            another_cluster,
+            Refusal::Request(ErrorCode::InconsistentClusterId),
+        ),
+        (BeginQuorumEpochRequest::default(), INVALID_REQUEST),
+        (two_topics, INVALID_REQUEST),
+        (begin_quorum_epoch(METADATA_TOPIC, &[]), INVALID_REQUEST),
+        (begin_quorum_epoch(METADATA_TOPIC, &[0, 1]), INVALID_REQUEST),
+        (
+            begin_quorum_epoch("another-topic", &[0]),
+            Refusal::Partition(ErrorCode::UnknownTopicOrPartition),
+        ),
+        (
+            begin_quorum_epoch("another-topic", &[0, 0]),
+            INVALID_REQUEST,
+        ),
+        (
+            begin_quorum_epoch(METADATA_TOPIC, &[1]),
+            Refusal::Partition(ErrorCode::UnknownTopicOrPartition),
+        ),
+    ];
+    for (request, refusal) in refusals {
+        assert_eq!(envelope(&wire(), &request), Err(refusal), "{request:?}");
+    }
+}
+
+#[test]
+fn a_fetch_names_the_metadata_topic_by_name_or_by_id() {
+    let fetch = |topic: &str, topic_id: Uuid| FetchRequest {
+        topics: vec![fetch_request::FetchTopic {
+            topic: topic.into(),
+            topic_id,
+            partitions: vec![fetch_request::FetchPartition::default()],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let unknown = |code| Err(Refusal::Partition(code));
+    assert!(envelope(&wire(), &fetch(METADATA_TOPIC, Uuid::ZERO)).is_ok());
+    assert!(envelope(&wire(), &fetch("", Uuid::METADATA_TOPIC_ID)).is_ok());
+    assert_eq!(
+        envelope(&wire(), &fetch("another-topic", Uuid::METADATA_TOPIC_ID)),
+        unknown(ErrorCode::UnknownTopicOrPartition),
+        "a name, when given, is what is checked"
+    );
+    assert_eq!(
+        envelope(&wire(), &fetch("", Uuid::from_bytes([9; 16]))),
+        unknown(ErrorCode::UnknownTopicId)
+    );
+}
+
+#[test]
+fn field_refusals_keep_their_place_in_the_answer() {
+    // A Vote's invalid fields outrank its partition index.
+    let vote = RequestBody::Vote(VoteRequest {
+        topics: vec![vote_request::TopicData {
+            topic_name: METADATA_TOPIC.into(),
+            partitions: vec![vote_request::PartitionData {
+                partition_index: 1,
+                replica_id: -1,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    });
+    let Inbound::Refuse(ResponseBody::Vote(answer)) = request_to_raft(&wire(), &vote, 1) else {
+        panic!("not refused")
+    };
+    assert_eq!(answer.error_code, ErrorCode::InvalidRequest.code());
+    assert!(answer.topics.is_empty());
+    // A BeginQuorumEpoch's partition index outranks its invalid fields.
+    let mut begin = begin_quorum_epoch(METADATA_TOPIC, &[1]);
+    begin.topics[0].partitions[0].leader_id = -1;
+    let Inbound::Refuse(ResponseBody::BeginQuorumEpoch(answer)) =
+        request_to_raft(&wire(), &RequestBody::BeginQuorumEpoch(begin), 1)
+    else {
+        panic!("not refused")
+    };
+    assert_eq!(answer.error_code, ErrorCode::None.code());
+    assert_eq!(
+        answer.topics[0].partitions[0].error_code,
+        ErrorCode::UnknownTopicOrPartition.code()
+    );
+    // A snapshot fetch from a negative position is out of range, in its partition.
+    let snapshot = RequestBody::FetchSnapshot(FetchSnapshotRequest {
+        replica_id: 2,
+        topics: vec![fetch_snapshot_request::TopicSnapshot {
+            name: METADATA_TOPIC.into(),
+            partitions: vec![fetch_snapshot_request::PartitionSnapshot {
+                position: -1,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    });
+    let Inbound::Refuse(ResponseBody::FetchSnapshot(answer)) =
+        request_to_raft(&wire(), &snapshot, 1)
+    else {
+        panic!("not refused")
+    };
+    assert_eq!(answer.error_code, ErrorCode::None.code());
+    assert_eq!(
+        answer.topics[0].partitions[0].error_code,
+        ErrorCode::PositionOutOfRange.code()
+    );
+}
+
+#[test]
+fn an_answer_without_exactly_one_partition_gives_the_core_nothing() {
+    let sent = Sent {
+        correlation: 1,
+        pre_vote: false,
+    };
+    let partition = begin_quorum_epoch_response::PartitionData::default();
+    let topic = |partitions: Vec<begin_quorum_epoch_response::PartitionData>| {
+        begin_quorum_epoch_response::TopicData {
+            topic_name: METADATA_TOPIC.into(),
+            partitions,
+            ..Default::default()
+        }
+    };
+    let answers = [
+        (Vec::new(), "exactly one topic"),
+        (vec![topic(vec![partition.clone()]); 2], "exactly one topic"),
+        (vec![topic(Vec::new())], "exactly one partition"),
+        (
+            vec![topic(vec![partition.clone(), partition.clone()])],
+            "exactly one partition",
+        ),
+    ];
+    for (topics, reason) in answers {
+        let answer = ResponseBody::BeginQuorumEpoch(BeginQuorumEpochResponse {
+            topics,
+            ..Default::default()
+        });
+        let err = response_to_raft(answer, sent, &no_batches()).unwrap_err();
+        assert!(err.contains(reason), "{err}");
+    }
+    let unknown_code = ResponseBody::BeginQuorumEpoch(BeginQuorumEpochResponse {
+        error_code: -999,
+        topics: vec![topic(vec![partition])],
+        ..Default::default()
+    });
+    let err = response_to_raft(unknown_code, sent, &no_batches()).unwrap_err();
+    assert!(err.contains("unknown error code -999"), "{err}");
+}
