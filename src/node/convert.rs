@@ -4,6 +4,10 @@
 //! Kafka's `-1` sentinels; the Raft core has neither. This module validates and strips the
 //! nesting on the way in and adds it on the way out, at whatever version the peer used.
 //!
+//! A peer's request: check the envelope (`envelope`: cluster id, the one topic and partition),
+//! then map the fields; a failure is a `Refusal`, answered by `request_to_raft`. A peer's
+//! answer: `answered_partition` (no top-level error, one partition), then the fields.
+//!
 //! Keys are converted as the wire carries them: an absent or zero directory id stays
 //! [`Uuid::ZERO`]. The node decides what directory ids mean (pinning, see `directories`) before
 //! the core sees a message.
